@@ -1,0 +1,55 @@
+"""fast-axolotl: Rust implementations of Axolotl's hot data paths, patched in at import.
+
+Installed next to Axolotl it activates itself in every interpreter through a start-up
+file; this facade is imported at interpreter start, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["install", "uninstall", "is_available", "status", "__version__"]
+
+
+def install() -> bool:
+    """Activates fast-axolotl in this process: registers the import hook and patches the
+    Axolotl modules already imported. Returns False (and changes nothing) when
+    FAST_AXOLOTL_DISABLE is set or the native module cannot be loaded."""
+    from fast_axolotl import _autoload, config, patcher
+
+    if config.disabled_by_env():
+        return False
+    if not is_available():
+        return False
+    patcher.set_active(True)
+    _autoload.activate()
+    patcher.patch_loaded_modules()
+    return True
+
+
+def uninstall() -> None:
+    """Removes the import hook and puts every replaced Axolotl object back, including the
+    copies other modules made with ``from ... import``."""
+    from fast_axolotl import _autoload, patcher
+
+    _autoload.deactivate()
+    patcher.set_active(False)
+    patcher.restore_all()
+
+
+def is_available() -> bool:
+    """True if the native extension loads on this machine."""
+    try:
+        from fast_axolotl import _native  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def status() -> list[dict[str, Any]]:
+    """One dict per registry entry: target, group, state and reason (see ``fast-axolotl status``)."""
+    from fast_axolotl import _status
+
+    return _status.entries()

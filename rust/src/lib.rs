@@ -1,0 +1,11 @@
+//! fast-axolotl's native core.
+//!
+//! The kernel modules are plain Rust (tested with `cargo test`); `python/` is the PyO3
+//! binding layer that builds the `fast_axolotl._native` extension module.
+
+pub mod column;
+pub mod error;
+pub mod lengths;
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,16 @@
+//! The `fast_axolotl._native` module: registers the bindings of each kernel family.
+
+mod arrow;
+mod errors;
+mod lengths;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    lengths::register(m)?;
+    Ok(())
+}

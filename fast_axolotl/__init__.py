@@ -17,8 +17,9 @@ def install() -> bool:
     """Activates fast-axolotl in this process: registers the import hook and patches the
     Axolotl modules already imported. Returns False (and changes nothing) when
     FAST_AXOLOTL_DISABLE is set or the native module cannot be loaded."""
-    from fast_axolotl import _autoload, config, patcher
+    from fast_axolotl import _autoload, config, hook, patcher
 
+    del hook  # imported for its registration as an importlib.abc.MetaPathFinder
     if config.disabled_by_env():
         return False
     if not is_available():

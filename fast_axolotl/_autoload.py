@@ -14,14 +14,14 @@ subclass by ``fast_axolotl.hook`` on first use.
 
 import sys
 
-from fast_axolotl.registry import MODULES
+from fast_axolotl import registry
 
 
 class AxolotlFinder:
     """Answers only for registry modules: finds their real spec and wraps its loader."""
 
     def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001, ANN201
-        if fullname not in MODULES:
+        if fullname not in registry.MODULES:
             return None
         try:
             from fast_axolotl import hook

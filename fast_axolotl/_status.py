@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from fast_axolotl import _autoload, config, patcher
-from fast_axolotl.registry import ENTRIES
+from fast_axolotl import registry
 
 
 def axolotl_version() -> str | None:
@@ -32,7 +32,7 @@ def entries() -> list[dict[str, Any]]:
     records = patcher.records()
     hooked = _autoload.finder_installed()
     out = []
-    for entry in ENTRIES:
+    for entry in registry.ENTRIES:
         rec = records.get(entry.target)
         if rec is not None:
             state, reason = rec.state, rec.reason

@@ -9,13 +9,13 @@ import sys
 import warnings
 from typing import Any
 
-from fast_axolotl.registry import ENTRIES
+from fast_axolotl import registry
 
 
 def _import_targets() -> list[str]:
     """Imports Axolotl's target modules, so that status shows what really happens."""
     problems = []
-    for module in dict.fromkeys(e.module for e in ENTRIES):
+    for module in dict.fromkeys(e.module for e in registry.ENTRIES):
         try:
             importlib.import_module(module)
         except Exception as exc:  # Axolotl missing or broken: report, don't crash

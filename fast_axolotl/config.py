@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fast_axolotl.registry import ENTRIES, GROUPS
+from fast_axolotl import registry
 
 TABLE = "fast-axolotl"
 _TRUE = {"1", "true", "yes", "on"}
@@ -55,7 +55,9 @@ class Config:
 
 
 def valid_names() -> list[str]:
-    return [*GROUPS, *(e.target for e in ENTRIES), *(e.qualname for e in ENTRIES)]
+    entries = registry.ENTRIES
+    groups = dict.fromkeys(e.group for e in entries)
+    return [*groups, *(e.target for e in entries), *(e.qualname for e in entries)]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -100,11 +102,16 @@ def _names(value: Any, key: str, source: Path, problems: list[str]) -> frozenset
 
 def load(start: Path | None = None) -> Config:
     """Reads the configuration; never raises. Problems are warned about once."""
-    problems: list[str] = []
     explicit = os.environ.get("FAST_AXOLOTL_CONFIG")
-    path = Path(explicit) if explicit else find_config_file(start)
-    if path is None:
-        return Config()
+    if explicit:
+        return load_file(Path(explicit), bare_table=True)
+    path = find_config_file(start)
+    return Config() if path is None else load_file(path)
+
+
+def load_file(path: Path, bare_table: bool = False) -> Config:
+    """Reads one file; ``bare_table`` accepts enable/disable at the top level too."""
+    problems: list[str] = []
     try:
         data = _read_toml(path)
     except Exception as exc:
@@ -113,7 +120,7 @@ def load(start: Path | None = None) -> Config:
         return Config(source=path, problems=problems)
     table = data.get("tool", {}).get(TABLE)
     if table is None:
-        table = data if explicit else {}  # FAST_AXOLOTL_CONFIG may be a bare table
+        table = data if bare_table else {}
     if not isinstance(table, dict):
         problems.append(f"{path}: [tool.{TABLE}] must be a table; using defaults")
         _warn(problems)

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 from fast_axolotl import config as config_mod
 from fast_axolotl import guards
-from fast_axolotl.registry import ENTRIES, Entry, entries_for
+from fast_axolotl import registry
+from fast_axolotl.registry import Entry
 
 LOG = logging.getLogger("fast_axolotl")
 
@@ -75,7 +76,7 @@ def module_loaded(module: ModuleType) -> None:
         with _lock:
             if not _active:
                 return
-            for entry in entries_for(module.__name__):
+            for entry in registry.entries_for(module.__name__):
                 _apply(entry, module)
     except Exception as exc:  # pragma: no cover - defensive, logged for the user
         log_once(f"module:{getattr(module, '__name__', '?')}",
@@ -95,17 +96,19 @@ def _is_replacement(obj: Any) -> bool:
     return getattr(obj, MARKER, None) is not None
 
 
-def _axolotl_modules() -> list[ModuleType]:
+def _target_package_modules() -> list[ModuleType]:
+    """Loaded modules of the packages the registry patches (``axolotl`` and its submodules)."""
+    roots = {e.module.partition(".")[0] for e in registry.ENTRIES}
     return [
         m
         for name, m in list(sys.modules.items())
-        if (name == "axolotl" or name.startswith("axolotl.")) and isinstance(m, ModuleType)
+        if name.partition(".")[0] in roots and isinstance(m, ModuleType)
     ]
 
 
 def _rebind(old: Any, new: Any, skip: Any = None) -> None:
     """Points every global of a loaded axolotl module that *is* ``old`` at ``new``."""
-    for mod in _axolotl_modules():
+    for mod in _target_package_modules():
         if mod is skip:
             continue
         namespace = mod.__dict__
@@ -168,7 +171,7 @@ def _apply(entry: Entry, module: ModuleType) -> None:
 def patch_loaded_modules() -> None:
     """Patches every target module already in sys.modules (used by install())."""
     with _lock:
-        for module_name in dict.fromkeys(e.module for e in ENTRIES):
+        for module_name in dict.fromkeys(e.module for e in registry.ENTRIES):
             module = sys.modules.get(module_name)
             if module is not None:
                 module_loaded(module)
@@ -197,3 +200,14 @@ def restore_all() -> None:
 def records() -> dict[str, Record]:
     with _lock:
         return dict(_records)
+
+
+def forget() -> None:
+    """Drops every record and the cached configuration (tests, and install() after a
+    configuration change). Does not touch patched objects: call restore_all() first."""
+    global _config, _active
+    with _lock:
+        _records.clear()
+        _config = None
+        _active = True
+        _logged.clear()

@@ -143,7 +143,7 @@ def _extract_tests(sdist: Path, cache: Path, version: str) -> Path:
             if hasattr(tarfile, "data_filter"):
                 tf.extractall(tmp, members=members, filter="data")
             else:  # Python without extraction filters: members were checked above
-                tf.extractall(tmp, members=members)  # noqa: S202  # nosec B202
+                tf.extractall(tmp, members=members)  # nosec B202
         (tmp / top / ".extracted").write_text(sdist.name)
         if dest.exists():  # an incomplete earlier extraction
             shutil.rmtree(dest)
@@ -162,7 +162,7 @@ def _extract_tests(sdist: Path, cache: Path, version: str) -> Path:
 
 def _tests_package_imports(path: Path) -> set[str]:
     """Module names of the sdist's `tests` package that a file imports."""
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.split(".")[0] == "tests")
@@ -308,8 +308,8 @@ def suite_run(request, tmp_path_factory) -> SuiteRun:
 
 def test_axolotl_suite_exit_status(suite_run: SuiteRun) -> None:
     """The whole subprocess, including collection and the activation check, exits 0."""
-    assert suite_run.returncode == 0, suite_run.failure_context()
-    assert suite_run.report is not None, suite_run.failure_context()
+    if suite_run.returncode != 0 or suite_run.report is None:
+        pytest.fail(suite_run.failure_context(), pytrace=False)
 
 
 @pytest.mark.parametrize("test_file", TEST_FILES)
@@ -317,24 +317,25 @@ def test_axolotl_test_file(suite_run: SuiteRun, test_file: str) -> None:
     """Every collected, non-deselected test of this file passed (a skip counts as a failure)."""
     assert test_file in suite_run.files
     report = suite_run.report
-    assert report is not None, "no report from the subprocess\n" + suite_run.failure_context()
+    if report is None:
+        pytest.fail("no report from the subprocess\n" + suite_run.failure_context(), pytrace=False)
 
     collect_errors = {
         nid: text
         for nid, text in report["collect_errors"].items()
         if nid == test_file or nid.startswith(test_file + "::")
     }
-    assert not collect_errors, (
-        f"collection of {test_file} failed:\n"
-        + "\n".join(f"{nid}:\n{text}" for nid, text in collect_errors.items())
-        + "\n"
-        + suite_run.failure_context()
-    )
+    if collect_errors:
+        pytest.fail(
+            f"collection of {test_file} failed:\n"
+            + "\n".join(f"{nid}:\n{text}" for nid, text in collect_errors.items())
+            + "\n"
+            + suite_run.failure_context(),
+            pytrace=False,
+        )
 
     results = {
-        nid: entry
-        for nid, entry in report["tests"].items()
-        if nid.startswith(test_file + "::")
+        nid: entry for nid, entry in report["tests"].items() if nid.startswith(test_file + "::")
     }
     passed = [nid for nid, entry in results.items() if entry["outcome"] == "passed"]
     not_passed = {nid: entry for nid, entry in results.items() if entry["outcome"] != "passed"}
@@ -342,9 +343,12 @@ def test_axolotl_test_file(suite_run: SuiteRun, test_file: str) -> None:
         f"{entry['outcome'].upper()}: {nid}\n{entry['longrepr'][-3000:]}"
         for nid, entry in sorted(not_passed.items())
     )
-    assert not not_passed, (
-        f"{len(not_passed)} of {len(results)} tests in {test_file} did not pass "
-        f"(to exclude one that needs the hub or a GPU, add it to DESELECT):\n{details}\n"
-        + suite_run.failure_context()
-    )
-    assert passed, f"no test ran in {test_file}\n" + suite_run.failure_context()
+    if not_passed:
+        pytest.fail(
+            f"{len(not_passed)} of {len(results)} tests in {test_file} did not pass "
+            f"(to exclude one that needs the hub or a GPU, add it to DESELECT):\n{details}\n"
+            + suite_run.failure_context(),
+            pytrace=False,
+        )
+    if not passed:
+        pytest.fail(f"no test ran in {test_file}\n" + suite_run.failure_context(), pytrace=False)

@@ -233,7 +233,7 @@ class SuiteRun:
 
 def _subprocess_env(run_dir: Path, report: Path, deselect: Path) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_TEST", "PYTHONPATH"):
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_TEST"):
         env.pop(name, None)
     env.update(
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",

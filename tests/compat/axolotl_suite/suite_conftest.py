@@ -97,14 +97,20 @@ def _check_fast_axolotl_active() -> dict:
     import axolotl.utils.samplers.utils as samplers_utils
 
     func = samplers_utils.get_dataset_lengths
-    module = getattr(func, "__module__", None) or ""
+    # A replacement keeps the original's __module__ (so pickling by reference still finds
+    # it) and carries fast-axolotl's marker naming the registry target it implements.
+    marker = getattr(func, "__fast_axolotl_target__", None) or ""
     info = {
         "expected": _env_flag("FAST_AXOLOTL_EXPECT_ACTIVE"),
-        "function_module": module,
+        "marker": marker,
         "has_wrapped": hasattr(func, "__wrapped__"),
         "fast_axolotl_imported": "fast_axolotl" in sys.modules,
     }
-    info["active"] = info["has_wrapped"] and module.startswith("fast_axolotl")
+    info["active"] = (
+        info["has_wrapped"]
+        and info["fast_axolotl_imported"]
+        and marker == "axolotl.utils.samplers.utils:get_dataset_lengths"
+    )
     return info
 
 
@@ -218,15 +224,17 @@ def pytest_configure(config):
     info = _check_fast_axolotl_active()
     _ACTIVATION.update(info)
     if info["expected"] and not info["active"]:
+        hint = (
+            "Is fast-axolotl installed in this environment with its .pth file, "
+            "and FAST_AXOLOTL_DISABLE unset? (`fast-axolotl status` tells why not.)"
+        )
         raise pytest.UsageError(
             "FAST-AXOLOTL IS NOT ACTIVE in this interpreter, but "
             "FAST_AXOLOTL_EXPECT_ACTIVE=1: "
             "axolotl.utils.samplers.utils.get_dataset_lengths has "
-            f"__module__={info['function_module']!r}, "
+            f"marker={info['marker']!r}, "
             f"__wrapped__ {'present' if info['has_wrapped'] else 'missing'} "
-            f"(fast_axolotl imported: {info['fast_axolotl_imported']}). "
-            "Is fast-axolotl installed in this environment with its .pth file, "
-            "and FAST_AXOLOTL_DISABLE unset?"
+            f"(fast_axolotl imported: {info['fast_axolotl_imported']}). {hint}"
         )
 
 

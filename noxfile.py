@@ -89,8 +89,7 @@ def bench(session: nox.Session) -> None:
     _install_axolotl(session)
     _install_self(session)
     session.chdir(session.create_tmp())  # import the installed package, not the checkout
-    session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs,
-                env=_env(session))
+    session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs, env=_env(session))
 
 
 @nox.session
@@ -109,9 +108,25 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "fast_axolotl", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "fast_axolotl", "tests", "benchmarks", "noxfile.py")
     session.run("cargo", "fmt", "--manifest-path", "rust/Cargo.toml", "--check", external=True)
-    session.run("cargo", "clippy", "--manifest-path", "rust/Cargo.toml", "--all-targets",
-                "--features", "python", "--", "-D", "warnings", external=True)
+    session.run(
+        "cargo",
+        "clippy",
+        "--manifest-path",
+        "rust/Cargo.toml",
+        "--all-targets",
+        "--features",
+        "python",
+        "--",
+        "-D",
+        "warnings",
+        external=True,
+    )
     _install_self(session)
     session.chdir(session.create_tmp())
-    session.run("python", "-m", "mypy.stubtest", "fast_axolotl._native",
-                env={"MYPYPATH": str(ROOT)} if os.name != "nt" else None)
+    session.run(
+        "python",
+        "-m",
+        "mypy.stubtest",
+        "fast_axolotl._native",
+        env={"MYPYPATH": str(ROOT)} if os.name != "nt" else None,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["install", "uninstall", "is_available", "status", "__version__"]
+__all__ = ["__version__", "install", "is_available", "status", "uninstall"]
 
 
 def install() -> bool:
@@ -50,7 +50,7 @@ def is_available() -> bool:
 
 
 def status() -> list[dict[str, Any]]:
-    """One dict per registry entry: target, group, state and reason (see ``fast-axolotl status``)."""
+    """One dict per registry entry: target, group, state, reason (``fast-axolotl status``)."""
     from fast_axolotl import _status
 
     return _status.entries()

@@ -11,7 +11,6 @@ finder implements the ``MetaPathFinder`` protocol and is registered as its virtu
 subclass by ``fast_axolotl.hook`` on first use.
 """
 
-
 import sys
 
 from fast_axolotl import registry
@@ -20,7 +19,7 @@ from fast_axolotl import registry
 class AxolotlFinder:
     """Answers only for registry modules: finds their real spec and wraps its loader."""
 
-    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001, ANN201
+    def find_spec(self, fullname, path=None, target=None):
         if fullname not in registry.MODULES:
             return None
         try:

@@ -5,6 +5,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "__version__",
+    "UnsupportedInput",
+    "list_lengths",
+    "list_last_plus_one",
+    "integer_values",
+]
+
 __version__: str
 
 class UnsupportedInput(ValueError):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from fast_axolotl import _autoload, config, patcher
-from fast_axolotl import registry
+from fast_axolotl import _autoload, config, patcher, registry
 
 
 def axolotl_version() -> str | None:
@@ -44,9 +43,7 @@ def entries() -> list[dict[str, Any]]:
             state, reason = patcher.NOT_IMPORTED, ""
         else:
             state, reason = patcher.OFF, "module was imported before fast-axolotl was active"
-        out.append(
-            {"target": entry.target, "group": entry.group, "state": state, "reason": reason}
-        )
+        out.append({"target": entry.target, "group": entry.group, "state": state, "reason": reason})
     return out
 
 

@@ -24,8 +24,8 @@ def _import_targets() -> list[str]:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*headers), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
     return "\n".join(s.rstrip() for s in out)
@@ -45,7 +45,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"fast-axolotl   {info['fast_axolotl']} (native module: {info['native'] or 'NOT AVAILABLE'})")
+    print(
+        f"fast-axolotl   {info['fast_axolotl']} "
+        f"(native module: {info['native'] or 'NOT AVAILABLE'})"
+    )
     print(f"axolotl        {info['axolotl'] or 'not installed'}")
     if info["disabled_by_env"]:
         print("FAST_AXOLOTL_DISABLE is set: nothing is patched")
@@ -88,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("status", help="what is patched, per registry entry")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--no-import", action="store_true",
-                   help="do not import Axolotl's target modules first")
+    p.add_argument(
+        "--no-import", action="store_true", help="do not import Axolotl's target modules first"
+    )
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("demo", help="axolotl preprocess with and without fast-axolotl",
-                       add_help=False)
+    p = sub.add_parser(
+        "demo", help="axolotl preprocess with and without fast-axolotl", add_help=False
+    )
     p.add_argument("demo_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("fingerprint", help="guard fingerprint of Axolotl symbols")

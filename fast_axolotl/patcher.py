@@ -13,13 +13,13 @@ import importlib
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from fast_axolotl import config as config_mod
-from fast_axolotl import guards
-from fast_axolotl import registry
+from fast_axolotl import guards, registry
 from fast_axolotl.registry import Entry
 
 LOG = logging.getLogger("fast_axolotl")
@@ -79,9 +79,12 @@ def module_loaded(module: ModuleType) -> None:
             for entry in registry.entries_for(module.__name__):
                 _apply(entry, module)
     except Exception as exc:  # pragma: no cover - defensive, logged for the user
-        log_once(f"module:{getattr(module, '__name__', '?')}",
-                 "fast-axolotl could not patch %s (originals kept): %r",
-                 getattr(module, "__name__", module), exc)
+        log_once(
+            f"module:{getattr(module, '__name__', '?')}",
+            "fast-axolotl could not patch %s (originals kept): %r",
+            getattr(module, "__name__", module),
+            exc,
+        )
 
 
 def _owner_and_attr(entry: Entry, module: ModuleType) -> tuple[Any, str]:
@@ -152,10 +155,15 @@ def _apply(entry: Entry, module: ModuleType) -> None:
     try:
         replacement = _build(entry, current, variant)
     except Exception as exc:
-        log_once(f"build:{entry.target}", "fast-axolotl: cannot build replacement for %s: %r",
-                 entry.target, exc)
-        _records[entry.target] = Record(entry, ERROR, f"replacement unavailable: {exc!r}",
-                                        owner, current)
+        log_once(
+            f"build:{entry.target}",
+            "fast-axolotl: cannot build replacement for %s: %r",
+            entry.target,
+            exc,
+        )
+        _records[entry.target] = Record(
+            entry, ERROR, f"replacement unavailable: {exc!r}", owner, current
+        )
         return
     setattr(owner, attr, replacement)
     if isinstance(owner, ModuleType):

@@ -9,11 +9,10 @@ where Axolotl's body changed between versions, the accepted code fingerprints (s
 """
 
 
-
 class Entry:
     """One replaced symbol."""
 
-    __slots__ = ("target", "replacement", "group", "signature", "fingerprints")
+    __slots__ = ("fingerprints", "group", "replacement", "signature", "target")
 
     def __init__(
         self,

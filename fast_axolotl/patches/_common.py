@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +31,13 @@ def same_result(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, np.ndarray):
-        return a.dtype == b.dtype and a.shape == b.shape and bool(
-            np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
         )
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, dict):
         return list(a) == list(b) and all(same_result(a[k], b[k]) for k in a)
     try:
@@ -71,8 +74,9 @@ def replacement(original: Callable[..., Any], fast: Callable[..., Any]) -> Calla
             except Exception as exc:  # pragma: no cover - reported, original result kept
                 got = exc
             if not same_result(expected, got):
-                LOG.error("fast-axolotl VERIFY: %s differs from Axolotl: %r != %r",
-                          name, got, expected)
+                LOG.error(
+                    "fast-axolotl VERIFY: %s differs from Axolotl: %r != %r", name, got, expected
+                )
             return expected
 
     else:

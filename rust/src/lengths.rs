@@ -29,7 +29,7 @@ impl ListOffsets<'_> {
             ListOffsets::Small(o) => (o[r] as usize, o[r + 1] as usize),
             ListOffsets::Large(o) => (o[r] as usize, o[r + 1] as usize),
             ListOffsets::Fixed(a) => {
-                let start = a.value_offset_at(r) as usize;
+                let start = a.value_offset_at(r);
                 (start, start + a.value_length() as usize)
             }
         }
@@ -106,9 +106,8 @@ fn int_values<'a>(array: &'a dyn Array, what: &str) -> Result<IntValues<'a>, Ker
 /// numpy would store in another dtype.
 #[inline]
 fn to_i64(v: i128, what: &str) -> Result<i64, KernelError> {
-    i64::try_from(v).map_err(|_| {
-        KernelError::unsupported(format!("{what} value {v} does not fit in int64"))
-    })
+    i64::try_from(v)
+        .map_err(|_| KernelError::unsupported(format!("{what} value {v} does not fit in int64")))
 }
 
 fn null_row(what: &str) -> KernelError {
@@ -150,7 +149,11 @@ pub fn last_plus_one(
         .iter()
         .map(|c| list_offsets(c.as_ref(), what))
         .collect::<Result<Vec<_>, _>>()?;
-    let children: Vec<&dyn Array> = column.chunks().iter().map(|c| list_child(c.as_ref())).collect();
+    let children: Vec<&dyn Array> = column
+        .chunks()
+        .iter()
+        .map(|c| list_child(c.as_ref()))
+        .collect();
     let values = children
         .iter()
         .map(|c| int_values(*c, what))
@@ -203,7 +206,9 @@ mod tests {
     use std::sync::Arc;
 
     fn list_i64(rows: &[Option<Vec<Option<i64>>>]) -> ArrayRef {
-        Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(rows.to_vec()))
+        Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+            rows.to_vec(),
+        ))
     }
 
     fn col(chunks: Vec<ArrayRef>) -> ChunkedColumn {
@@ -212,12 +217,22 @@ mod tests {
 
     #[test]
     fn lengths_follow_offsets_across_chunks_and_slices() {
-        let a = list_i64(&[Some(vec![Some(1), Some(2)]), Some(vec![]), Some(vec![Some(3)])]);
+        let a = list_i64(&[
+            Some(vec![Some(1), Some(2)]),
+            Some(vec![]),
+            Some(vec![Some(3)]),
+        ]);
         let sliced = a.slice(1, 2);
         let c = col(vec![a, sliced]);
-        assert_eq!(list_lengths(&c, &RowSelection::All).unwrap(), vec![2, 0, 1, 0, 1]);
+        assert_eq!(
+            list_lengths(&c, &RowSelection::All).unwrap(),
+            vec![2, 0, 1, 0, 1]
+        );
         let ix = [4u64, 0];
-        assert_eq!(list_lengths(&c, &RowSelection::Indices(&ix)).unwrap(), vec![1, 2]);
+        assert_eq!(
+            list_lengths(&c, &RowSelection::Indices(&ix)).unwrap(),
+            vec![1, 2]
+        );
     }
 
     #[test]
@@ -246,7 +261,10 @@ mod tests {
             Err(KernelError::Unsupported(_))
         ));
         let ix = [0u64];
-        assert_eq!(list_lengths(&c, &RowSelection::Indices(&ix)).unwrap(), vec![1]);
+        assert_eq!(
+            list_lengths(&c, &RowSelection::Indices(&ix)).unwrap(),
+            vec![1]
+        );
     }
 
     #[test]
@@ -257,7 +275,10 @@ mod tests {
             Some(vec![Some(-5)]),
         ]);
         let c = col(vec![a]);
-        assert_eq!(last_plus_one(&c, &RowSelection::All).unwrap(), vec![3, 2, -4]);
+        assert_eq!(
+            last_plus_one(&c, &RowSelection::All).unwrap(),
+            vec![3, 2, -4]
+        );
     }
 
     #[test]

@@ -50,17 +50,28 @@ REPORT = textwrap.dedent(
 PROBE = IMPORT + REPORT
 
 
-def run_python(code: str, cwd: Path, env: dict[str, str] | None = None,
-               python: str = sys.executable, args: tuple[str, ...] = ()) -> dict:
+def run_python(
+    code: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+    args: tuple[str, ...] = (),
+) -> dict:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FAST_AXOLOTL_")}
     full_env.update({"AXOLOTL_DO_NOT_TRACK": "1", "TRL_EXPERIMENTAL_SILENCE": "1"})
     full_env.update(env or {})
-    proc = subprocess.run([python, *args, "-c", code], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [python, *args, "-c", code],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def test_installed_wheel_activates_in_a_new_interpreter(tmp_path):
@@ -95,9 +106,14 @@ def test_pyproject_allow_and_deny_lists(tmp_path, table, patched):
 
 def test_status_cli_reports_config_decisions(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.fast-axolotl]\ndisable = ['lengths']\n")
-    proc = subprocess.run([sys.executable, "-m", "fast_axolotl", "status", "--json"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "AXOLOTL_DO_NOT_TRACK": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "fast_axolotl", "status", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "AXOLOTL_DO_NOT_TRACK": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     entry = next(e for e in info["entries"] if e["target"] == TARGET)
@@ -182,15 +198,22 @@ def test_editable_install_activates(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = str(venv / "bin" / "python")
-    venv_site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+    venv_site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # A plain path line: this environment's packages become importable, but its .pth
     # files (our wheel's start-up file among them) are not processed in the venv.
     Path(venv_site, "zz_base_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env = {**os.environ, "CARGO_TARGET_DIR": str(ROOT / "rust" / "target")}
     proc = subprocess.run(
         [py, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT)],
-        capture_output=True, text=True, env=env, timeout=1800,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     installed = sorted(p.name for p in Path(venv_site).iterdir())

@@ -15,10 +15,9 @@ pytestmark = pytest.mark.axolotl
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
 datasets = pytest.importorskip("datasets")
+from axolotl.utils.samplers import utils as sampler_utils  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from axolotl.utils.samplers import utils as sampler_utils  # noqa: E402
 
 PATCHED = sampler_utils.get_dataset_lengths
 ORIGINAL = getattr(PATCHED, "__wrapped__", None)
@@ -39,8 +38,13 @@ def outcome(func, dataset, from_arrow):
         r = func(dataset, from_arrow=from_arrow)
     except Exception as exc:
         return ("raised", type(exc), str(exc))
-    return ("returned", type(r), getattr(r, "dtype", None), getattr(r, "shape", None),
-            r.tolist() if hasattr(r, "tolist") else r)
+    return (
+        "returned",
+        type(r),
+        getattr(r, "dtype", None),
+        getattr(r, "shape", None),
+        r.tolist() if hasattr(r, "tolist") else r,
+    )
 
 
 def assert_same(dataset, from_arrow=False):
@@ -90,7 +94,7 @@ def table_and_view(draw):
             pos = pa.array([[0]] * n, type=pa.list_(pa.int64()))
         columns["position_ids"] = pos
     if "length" in branch:
-        typ = draw(st.sampled_from(INT_TYPES + [pa.float64(), pa.bool_()]))
+        typ = draw(st.sampled_from([*INT_TYPES, pa.float64(), pa.bool_()]))
         if pa.types.is_floating(typ):
             vals = draw(st.lists(st.floats(allow_nan=False, width=32), min_size=n, max_size=n))
         elif pa.types.is_boolean(typ):
@@ -108,7 +112,9 @@ def table_and_view(draw):
     del n_hint
     view = draw(st.sampled_from(["plain", "shuffle", "select", "filter", "slice"]))
     seed = draw(st.integers(0, 2**16))
-    picks = draw(st.lists(st.integers(0, max(len(table) - 1, 0)), max_size=12)) if len(table) else []
+    picks = (
+        draw(st.lists(st.integers(0, max(len(table) - 1, 0)), max_size=12)) if len(table) else []
+    )
     return table, view, seed, picks
 
 
@@ -178,7 +184,9 @@ def test_from_arrow_ignores_the_indices_mapping_as_axolotl_does():
 
 def test_lengths_are_int64_for_every_integer_width():
     for typ in (pa.int8(), pa.int32(), pa.uint16()):
-        ds = datasets.Dataset(datasets.table.InMemoryTable(pa.table({"length": pa.array([1, 2], typ)})))
+        ds = datasets.Dataset(
+            datasets.table.InMemoryTable(pa.table({"length": pa.array([1, 2], typ)}))
+        )
         assert PATCHED(ds).dtype == np.int64
         assert_same(ds)
 
@@ -200,8 +208,9 @@ def test_large_dataset_matches():
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     values = pa.array(rng.integers(0, 1000, size=int(offsets[-1])), pa.int64())
     ids = pa.ListArray.from_arrays(pa.array(offsets), values)
-    pos = pa.ListArray.from_arrays(pa.array(offsets), pa.array(
-        np.concatenate([np.arange(n) for n in lengths]), pa.int64()))
+    pos = pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(np.concatenate([np.arange(n) for n in lengths]), pa.int64())
+    )
     ds = datasets.Dataset(datasets.table.InMemoryTable(pa.table({"input_ids": ids})))
     assert_same(ds)
     assert_same(ds.shuffle(seed=3))

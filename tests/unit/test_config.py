@@ -40,8 +40,9 @@ def test_enable_is_an_allowlist_of_groups_or_targets(fake, tmp_path):
     assert _states(fake) == {"scaling": patcher.DISABLED, "collators": patcher.PATCHED}
 
 
-def test_table_is_found_walking_up_and_the_walk_stops_at_the_repository_root(fake, tmp_path,
-                                                                             monkeypatch):
+def test_table_is_found_walking_up_and_the_walk_stops_at_the_repository_root(
+    fake, tmp_path, monkeypatch
+):
     _write(tmp_path / "pyproject.toml", "[tool.fast-axolotl]\ndisable = ['scaling']\n")
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
@@ -60,8 +61,10 @@ def test_fast_axolotl_config_names_the_file(fake, tmp_path, monkeypatch):
 
 
 def test_unknown_names_warn_once_listing_valid_names_and_change_nothing_else(fake, tmp_path):
-    _write(tmp_path / "pyproject.toml",
-           "[tool.fast-axolotl]\ndisable = ['scaling', 'typo']\ncolour = 1\n")
+    _write(
+        tmp_path / "pyproject.toml",
+        "[tool.fast-axolotl]\ndisable = ['scaling', 'typo']\ncolour = 1\n",
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fast_axolotl.install()

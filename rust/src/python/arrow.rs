@@ -47,12 +47,15 @@ pub fn import_column(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ChunkedColu
 fn import_stream(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<ArrayRef>> {
     let capsule = obj.call_method0("__arrow_c_stream__")?;
     let capsule = capsule.cast::<PyCapsule>().map_err(|_| {
-        PyTypeError::new_err(format!("{what}: __arrow_c_stream__ did not return a PyCapsule"))
+        PyTypeError::new_err(format!(
+            "{what}: __arrow_c_stream__ did not return a PyCapsule"
+        ))
     })?;
     let ptr = capsule.pointer_checked(Some(STREAM))?;
     // SAFETY: the capsule holds an FFI_ArrowArrayStream (checked by name); `from_raw` moves
     // it out and marks the capsule's copy released, so it is released exactly once.
-    let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr() as *mut FFI_ArrowArrayStream) };
+    let stream =
+        unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr() as *mut FFI_ArrowArrayStream) };
     let reader = ArrayStreamReader::try_new(stream)
         .map_err(|e| PyValueError::new_err(format!("{what}: cannot read Arrow stream: {e}")))?;
     reader

@@ -19,7 +19,9 @@ fn call<'py>(
     indices: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let column = import_column(column, "column")?;
-    let indices = indices.map(|ix| import_indices(ix, "indices")).transpose()?;
+    let indices = indices
+        .map(|ix| import_indices(ix, "indices"))
+        .transpose()?;
     let rows = indices.as_ref().map_or(column.len(), |ix| ix.len());
     let out = run(py, name, rows, || {
         let selection = match &indices {
@@ -51,7 +53,13 @@ fn list_last_plus_one<'py>(
     column: &Bound<'py, PyAny>,
     indices: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    call(py, "list_last_plus_one", lengths::last_plus_one, column, indices)
+    call(
+        py,
+        "list_last_plus_one",
+        lengths::last_plus_one,
+        column,
+        indices,
+    )
 }
 
 /// The values of an integer column, as int64.
@@ -62,7 +70,13 @@ fn integer_values<'py>(
     column: &Bound<'py, PyAny>,
     indices: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    call(py, "integer_values", lengths::integer_values, column, indices)
+    call(
+        py,
+        "integer_values",
+        lengths::integer_values,
+        column,
+        indices,
+    )
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,12 +1,9 @@
 """fast-axolotl: Rust implementations of Axolotl's hot data paths, patched in at import.
 
 Installed next to Axolotl it activates itself in every interpreter through a start-up
-file; this facade is imported at interpreter start, so it imports nothing heavy.
+file; this facade is imported at interpreter start, so it imports nothing at all
+(not even `typing` or `__future__`): the public functions import what they need.
 """
-
-from __future__ import annotations
-
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -49,7 +46,7 @@ def is_available() -> bool:
     return True
 
 
-def status() -> list[dict[str, Any]]:
+def status() -> list[dict[str, object]]:
     """One dict per registry entry: target, group, state, reason (``fast-axolotl status``)."""
     from fast_axolotl import _status
 

@@ -6,11 +6,11 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "__version__",
     "UnsupportedInput",
-    "list_lengths",
-    "list_last_plus_one",
+    "__version__",
     "integer_values",
+    "list_last_plus_one",
+    "list_lengths",
 ]
 
 __version__: str

@@ -80,10 +80,10 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def run_demo(argv: list[str]) -> int:
     from fast_axolotl import demo
 
-    return int(demo.main(args.demo_args))
+    return int(demo.main(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-import", action="store_true", help="do not import Axolotl's target modules first"
     )
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser(
-        "demo", help="axolotl preprocess with and without fast-axolotl", add_help=False
-    )
-    p.add_argument("demo_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_demo)
+    # `demo` has its own argument parser (fast_axolotl.demo); listed here for --help.
+    sub.add_parser("demo", help="axolotl preprocess with and without fast-axolotl", add_help=False)
     p = sub.add_parser("fingerprint", help="guard fingerprint of Axolotl symbols")
     p.add_argument("targets", nargs="+", metavar="module:qualname")
     p.set_defaults(func=cmd_fingerprint)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:
+        return run_demo(argv[1:])
     args = parser.parse_args(argv)
     return int(args.func(args))
 

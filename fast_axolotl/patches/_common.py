@@ -59,10 +59,12 @@ def replacement(original: Callable[..., Any], fast: Callable[..., Any]) -> Calla
         try:
             return fast(*args, **kwargs)
         except (Defer, UnsupportedInput):
-            return original(*args, **kwargs)
+            pass
         except Exception as exc:
             _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
-            return original(*args, **kwargs)
+        # Outside the except block: the original's own exceptions then carry no chained
+        # context of ours, and it runs as fast as when called directly.
+        return original(*args, **kwargs)
 
     if config.verify_mode():
 

@@ -191,6 +191,27 @@ def test_lengths_are_int64_for_every_integer_width():
         assert_same(ds)
 
 
+def test_merged_cast_and_column_formatted_datasets_match():
+    a = datasets.Dataset.from_dict({"input_ids": [[1, 2], [3]], "position_ids": [[0, 1], [0]]})
+    b = datasets.Dataset.from_dict({"input_ids": [[4, 5, 6]], "position_ids": [[0, 1, 2]]})
+    merged = datasets.concatenate_datasets([a, b])
+    assert merged._format_type is None and merged._format_columns is not None
+    for ds in (merged, merged.shuffle(seed=1), merged.remove_columns("position_ids")):
+        assert_same(ds)
+        assert_same(ds, True)
+    # A column list that excludes the column read: `datasets` returns raw Arrow there.
+    only_ids = merged.remove_columns("position_ids")
+    only_ids.set_format(columns=["input_ids"])
+    assert_same(only_ids)
+    pos = merged.select_columns(["position_ids", "input_ids"])
+    pos.set_format(columns=["input_ids"])
+    assert_same(pos)
+    casted = datasets.Dataset.from_dict({"length": [3, 1]}).cast_column(
+        "length", datasets.Value("int32")
+    )
+    assert_same(casted)
+
+
 def test_formatted_and_non_dataset_inputs_defer_to_axolotl():
     ds = datasets.Dataset.from_dict({"input_ids": [[1, 2], [3]], "length": [2, 1]})
     assert_same(ds.with_format("numpy"))

@@ -166,18 +166,22 @@ pub fn last_plus_one(
         // The common case, in two tight passes per chunk: where each row's last value
         // sits (sequential over the offsets), then one typed gather, which lets the CPU
         // keep many cache misses in flight instead of one per row.
+        // Blocks bound the scratch space whatever the chunk size.
+        const BLOCK: usize = 4096;
         let mut out = Vec::with_capacity(column.len());
-        let mut last = Vec::new();
+        let mut last = Vec::with_capacity(BLOCK);
         for (ci, chunk) in column.chunks().iter().enumerate() {
-            last.clear();
-            for r in 0..chunk.len() {
-                let (start, end) = offsets[ci].range(r);
-                if end == start {
-                    return Err(empty_row());
+            for block_start in (0..chunk.len()).step_by(BLOCK) {
+                last.clear();
+                for r in block_start..chunk.len().min(block_start + BLOCK) {
+                    let (start, end) = offsets[ci].range(r);
+                    if end == start {
+                        return Err(empty_row());
+                    }
+                    last.push(end - 1);
                 }
-                last.push(end - 1);
+                gather_plus_one(&values[ci], &last, &mut out, what)?;
             }
-            gather_plus_one(&values[ci], &last, &mut out, what)?;
         }
         return Ok(out);
     }

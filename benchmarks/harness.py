@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +133,7 @@ def difference(a: Any, b: Any, where: str = "result") -> str | None:
             if d:
                 return d
         return None
-    if isinstance(a, dict):
+    if isinstance(a, Mapping):  # dict, and transformers' BatchEncoding (a UserDict)
         if list(a) != list(b):
             return f"{where}: keys {list(a)} (original) != {list(b)} (fast)"
         for k in a:

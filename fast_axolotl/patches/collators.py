@@ -4,8 +4,9 @@ Axolotl's collators concatenate and pad in Python, then hand the batch to
 ``tokenizer.pad`` of ``transformers``, which turns numpy arrays back into Python lists,
 pads those list by list and builds the tensors from nested lists. Here one native call
 (``_native.pad_batch``) reads the feature dicts and writes every padded key straight into
-its output buffer: a ``torch.empty`` tensor for ``"pt"`` (so the result is an ordinary,
-resizable tensor, like ``torch.tensor`` makes) or an ``np.empty`` array for ``"np"``.
+its output buffer: the memory of a ``torch.empty`` CPU tensor for ``"pt"`` (an ordinary,
+resizable tensor, as ``torch.tensor`` makes; ``torch.from_numpy`` would not be resizable)
+or an ``np.empty`` array for ``"np"``.
 
 What is reproduced, quirks included (Axolotl 0.19, transformers 5):
 
@@ -27,7 +28,8 @@ whose ``pad`` / ``_pad`` is not transformers' own or whose main input is not ``i
 a ``padding`` / ``max_length`` / ``pad_to_multiple_of`` that warns or raises, values that are
 not Python lists of ints or 1-d int32/int64 numpy arrays (tensors, tuples, floats, bools),
 lists mixed with arrays where ``tokenizer.pad`` would not convert them, empty sequences in a
-bin, ragged results, and a ``transformers`` whose padding code differs from the one
+bin, ragged results, an active torch function mode (``torch.set_default_device``), and a
+``transformers`` whose padding code differs from the one
 reproduced here.
 """
 
@@ -212,13 +214,17 @@ def _collate(
     if pt:
         import torch
 
+        if torch._C._len_torch_function_stack():
+            raise Defer  # a default device or another mode decides where tensors live
         tensors: list[Any] = []
         empty, int64 = torch.empty, torch.int64
 
-        def alloc(rows: int, width: int) -> np.ndarray:
-            t = empty((rows, width), dtype=int64)
+        def alloc(rows: int, width: int) -> int:
+            # The tensor's own memory: `.numpy()` would make its storage non-resizable,
+            # unlike the `torch.tensor` result of Axolotl's path.
+            t = empty((rows, width), dtype=int64, device="cpu")
             tensors.append(t)
-            return t.numpy()
+            return int(t.data_ptr())
 
     else:
         alloc = _alloc_np

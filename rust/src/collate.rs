@@ -177,14 +177,17 @@ pub fn plan<S: Segment>(columns: &[Column<S>], opts: &Options) -> Result<Vec<usi
         .collect()
 }
 
-/// `np.concatenate([int_row, []]).astype(np.int64)`: through float64 and back, with the
-/// x86 conversion of out-of-range values to `i64::MIN`.
-fn float_round_trip(v: i64) -> i64 {
+/// `np.concatenate([int_row, []]).astype(np.int64)`: through float64 and back. A value that
+/// rounds up to 2**63 makes numpy warn ("invalid value encountered in cast"): Unsupported,
+/// so that the original runs and warns.
+fn float_round_trip(v: i64) -> Result<i64, KernelError> {
     let f = v as f64;
     if f >= 9_223_372_036_854_775_808.0 {
-        i64::MIN
+        Err(KernelError::unsupported(
+            "a value numpy's float64 round trip overflows",
+        ))
     } else {
-        f as i64
+        Ok(f as i64)
     }
 }
 
@@ -242,7 +245,7 @@ pub fn fill<S: Segment>(
             let seen_as_array = opts.rows_are_arrays || row.iter().any(|p| p.seg.is_array());
             if column.role == Role::PrePadded && pad_n == 0 && seen_as_array {
                 for o in data.iter_mut() {
-                    *o = float_round_trip(*o);
+                    *o = float_round_trip(*o)?;
                 }
             }
         }
@@ -404,6 +407,6 @@ mod tests {
             ..opts(Side::Right, Strategy::Longest, None)
         };
         assert_eq!(run(&cols, &o).unwrap()[0], vec![1i64 << 53]);
-        assert_eq!(float_round_trip(i64::MAX), i64::MIN);
+        assert!(float_round_trip(i64::MAX).is_err());
     }
 }

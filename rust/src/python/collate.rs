@@ -6,7 +6,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -288,22 +290,63 @@ fn read_columns<'py>(
     Ok(())
 }
 
+/// Where one column is written: a numpy array `alloc` returned, or the memory of a tensor
+/// `alloc` created (its address), which stays alive in the caller for the whole call.
+enum Buffer<'py> {
+    Array(PyReadwriteArray2<'py, i64>),
+    Raw(*mut i64, usize),
+}
+
+impl Buffer<'_> {
+    fn slice(&mut self) -> PyResult<&mut [i64]> {
+        match self {
+            Buffer::Array(rw) => rw
+                .as_slice_mut()
+                .map_err(|e| PyValueError::new_err(format!("output array: {e}"))),
+            // SAFETY: `allocate` checked the address is non-null and aligned; the caller's
+            // contract is that it points to `len` int64 values it owns for this call.
+            Buffer::Raw(ptr, len) => Ok(unsafe { std::slice::from_raw_parts_mut(*ptr, *len) }),
+        }
+    }
+}
+
+/// `alloc(rows, width)` returns a C-contiguous int64 numpy array of that shape, or the
+/// address (an int) of a fresh contiguous int64 buffer of `rows * width` values (a
+/// `torch.empty` tensor's `data_ptr()`; `.numpy()` would make the tensor non-resizable).
 fn allocate<'py>(
     alloc: &Bound<'py, PyAny>,
     rows: usize,
     width: usize,
-) -> PyResult<Bound<'py, PyArray2<i64>>> {
+) -> PyResult<(Bound<'py, PyAny>, Buffer<'py>)> {
     let obj = alloc.call1((rows, width))?;
-    let arr = obj
-        .cast_into::<PyArray2<i64>>()
-        .map_err(|_| PyValueError::new_err("alloc must return a 2-d int64 numpy array"))?;
-    if arr.shape() != [rows, width] || !arr.is_c_contiguous() {
+    if let Ok(arr) = obj.cast::<PyArray2<i64>>() {
+        if arr.shape() != [rows, width] || !arr.is_c_contiguous() {
+            return Err(PyValueError::new_err(format!(
+                "alloc must return a C-contiguous ({rows}, {width}) array, got shape {:?}",
+                arr.shape()
+            )));
+        }
+        let rw = arr
+            .try_readwrite()
+            .map_err(|e| PyValueError::new_err(format!("output array: {e}")))?;
+        return Ok((obj, Buffer::Array(rw)));
+    }
+    let addr: usize = obj.extract().map_err(|_| {
+        PyValueError::new_err("alloc must return an int64 numpy array or a buffer address")
+    })?;
+    let len = rows * width;
+    if len == 0 {
+        return Ok((
+            obj,
+            Buffer::Raw(std::ptr::NonNull::<i64>::dangling().as_ptr(), 0),
+        ));
+    }
+    if addr == 0 || addr % std::mem::align_of::<i64>() != 0 {
         return Err(PyValueError::new_err(format!(
-            "alloc must return a C-contiguous ({rows}, {width}) array, got shape {:?}",
-            arr.shape()
+            "alloc returned an invalid buffer address {addr:#x}"
         )));
     }
-    Ok(arr)
+    Ok((obj, Buffer::Raw(addr as *mut i64, len)))
 }
 
 /// Axolotl's own padding of `labels` / `position_ids`, written back into the feature dicts
@@ -312,17 +355,16 @@ fn write_back<'py>(
     features: &Bound<'py, PyAny>,
     key: &Bound<'py, PyString>,
     column: &Column<Seg<'py>>,
-    out: &Bound<'py, PyArray2<i64>>,
+    out: &[i64],
+    width: usize,
     side: Side,
 ) -> PyResult<()> {
     let py = features.py();
     let rows = features.cast::<PyList>()?;
-    let ro = out.readonly();
-    let view = ro.as_array();
     for (r, (d, pieces)) in rows.iter().zip(column.rows.iter()).enumerate() {
         let d = d.cast::<PyDict>()?;
         let seg = &pieces[0].seg;
-        let padded = view.row(r);
+        let padded = &out[r * width..(r + 1) * width];
         let new: Bound<'py, PyAny> = match seg {
             Seg::List(list, n) => {
                 let pad_n = padded.len() - n;
@@ -336,14 +378,14 @@ fn write_back<'py>(
                     Side::Left => remainder.as_any().add(list)?,
                 }
             }
-            _ => PyArray1::from_iter(py, padded.iter().copied()).into_any(),
+            _ => PyArray1::from_slice(py, padded).into_any(),
         };
         d.set_item(key, new)?;
     }
     Ok(())
 }
 
-/// Pads one batch; returns the arrays `alloc(rows, width)` gave, filled, in key order.
+/// Pads one batch; returns what `alloc(rows, width)` gave for each key, filled, in key order.
 #[pyfunction]
 #[pyo3(signature = (
     features, layout, keys, alloc, *, right, strategy, max_length, multiple,
@@ -366,7 +408,7 @@ fn pad_batch<'py>(
     scale_attention_mask: bool,
     squash_position_ids: bool,
     write_back_features: bool,
-) -> PyResult<Vec<Bound<'py, PyArray2<i64>>>> {
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let strategy = match (strategy, max_length) {
         ("longest", _) => Strategy::Longest,
         ("max_length", Some(m)) => Strategy::MaxLength(m),
@@ -411,23 +453,22 @@ fn pad_batch<'py>(
         };
         let widths = plan(&columns, &opts).map_err(to_py)?;
         let mut outs = Vec::with_capacity(columns.len());
+        let mut buffers = Vec::with_capacity(columns.len());
         for (column, &width) in columns.iter().zip(&widths) {
-            let arr = allocate(alloc, column.rows.len(), width)?;
-            {
-                let mut rw = arr
-                    .try_readwrite()
-                    .map_err(|e| PyValueError::new_err(format!("output array: {e}")))?;
-                let buf = rw
-                    .as_slice_mut()
-                    .map_err(|e| PyValueError::new_err(format!("output array: {e}")))?;
-                fill(column, width, &opts, buf).map_err(to_py)?;
-            }
-            outs.push(arr);
+            let (obj, mut buffer) = allocate(alloc, column.rows.len(), width)?;
+            fill(column, width, &opts, buffer.slice()?).map_err(to_py)?;
+            outs.push(obj);
+            buffers.push(buffer);
         }
         if write_back_features && layout == "rows" {
-            for ((key, column), out) in keys.iter().zip(&columns).zip(&outs) {
+            for (((key, column), buffer), &width) in keys
+                .iter()
+                .zip(&columns)
+                .zip(buffers.iter_mut())
+                .zip(&widths)
+            {
                 if column.role == Role::PrePadded {
-                    write_back(features, key, column, out, side)?;
+                    write_back(features, key, column, buffer.slice()?, width, side)?;
                 }
             }
         }

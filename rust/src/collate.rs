@@ -105,7 +105,7 @@ pub struct Options {
 
 fn round_up(n: usize, multiple: Option<usize>) -> usize {
     match multiple {
-        Some(m) if m > 0 && n % m != 0 => (n / m + 1) * m,
+        Some(m) if m > 0 && !n.is_multiple_of(m) => (n / m + 1) * m,
         _ => n,
     }
 }

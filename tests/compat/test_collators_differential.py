@@ -74,12 +74,12 @@ def test_collators_are_patched_by_fast_axolotl():
 def originals():
     """All four classes with Axolotl's own ``__call__`` (so ``super()`` reaches it too)."""
     for cls in CLASSES:
-        setattr(cls, "__call__", ORIGINAL[cls])
+        cls.__call__ = ORIGINAL[cls]
     try:
         yield
     finally:
         for cls in CLASSES:
-            setattr(cls, "__call__", PATCHED[cls])
+            cls.__call__ = PATCHED[cls]
 
 
 def describe(value):
@@ -144,10 +144,11 @@ def assert_same(cls, collator, features, return_tensors):
 # ------------------------------------------------------------------------ strategies
 
 PADDINGS = [True, True, "longest", "max_length", False, "do_not_pad", PaddingStrategy.MAX_LENGTH]
+
+
 #: True one time in `n`; hypothesis favours the bounds of `integers`, so draw a flag.
 def rarely(n=12):
     return st.sampled_from([False] * (n - 1) + [True])
-
 
 
 @st.composite

@@ -341,7 +341,7 @@ fn allocate<'py>(
             Buffer::Raw(std::ptr::NonNull::<i64>::dangling().as_ptr(), 0),
         ));
     }
-    if addr == 0 || addr % std::mem::align_of::<i64>() != 0 {
+    if addr == 0 || !addr.is_multiple_of(std::mem::align_of::<i64>()) {
         return Err(PyValueError::new_err(format!(
             "alloc returned an invalid buffer address {addr:#x}"
         )));

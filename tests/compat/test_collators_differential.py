@@ -61,6 +61,9 @@ def make_tokenizer(side: str) -> PreTrainedTokenizerFast:
 
 
 TOKENIZERS = {side: make_tokenizer(side) for side in ("left", "right")}
+#: A model_max_length that `padding="max_length"` without `max_length` pads to.
+TOKENIZERS["left, model_max_length 16"] = make_tokenizer("left")
+TOKENIZERS["left, model_max_length 16"].model_max_length = 16
 VOCAB = len(TOKENIZERS["right"])
 
 
@@ -153,7 +156,7 @@ def rarely(n=12):
 
 @st.composite
 def settings_(draw, cls=batching.DataCollatorForSeq2Seq, **extra):
-    side = draw(st.sampled_from(["left", "right"]))
+    side = draw(st.sampled_from(sorted(TOKENIZERS)))
     padding = draw(st.sampled_from(PADDINGS))
     if padding in ("max_length",) and draw(st.integers(0, 3)):
         max_length = draw(st.integers(10, 24))  # mostly long enough to pad every row
@@ -404,6 +407,13 @@ def test_model_with_decoder_input_preparation_defers_to_axolotl():
 def test_tensor_features_defer_to_axolotl():
     collator = batching.DataCollatorForSeq2Seq(TOKENIZERS["left"])
     features = [{"input_ids": torch.tensor([4, 5, 6]), "labels": torch.tensor([4, 5, 6])}]
+    assert_same(batching.DataCollatorForSeq2Seq, collator, features, None)
+
+
+def test_the_same_feature_dict_twice_matches_axolotl():
+    collator = batching.DataCollatorForSeq2Seq(TOKENIZERS["right"], return_tensors="np")
+    shared = {"input_ids": np.array([4, 5]), "labels": np.array([2**53 + 1, 7])}
+    features = [shared, {"input_ids": np.array([4, 5, 6]), "labels": np.array([1, 2, 3])}, shared]
     assert_same(batching.DataCollatorForSeq2Seq, collator, features, None)
 
 

@@ -191,6 +191,13 @@ fn read_rows<'py>(
         .iter()
         .map(|r| as_dict(&r, "a feature").cloned())
         .collect::<Result<_, _>>()?;
+    // Axolotl pads `labels` of a dict listed twice twice (the second time through numpy's
+    // float64 round trip): not worth reproducing.
+    let mut seen: Vec<usize> = dicts.iter().map(|d| d.as_ptr() as usize).collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err(unsupported("the same feature dict twice in one batch"));
+    }
     for (key, column) in keys.iter().zip(columns.iter_mut()) {
         for d in &dicts {
             let value =

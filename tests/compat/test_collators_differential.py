@@ -73,6 +73,21 @@ def test_collators_are_patched_by_fast_axolotl():
     assert patch_module._Transformers.load(), "transformers' padding code is not the reproduced one"
 
 
+def test_transformers_code_digest_shortcut_agrees_with_source_fingerprints():
+    import sys
+
+    from fast_axolotl.guards import fingerprint
+
+    tub = sys.modules["transformers.tokenization_utils_base"]
+    generic = sys.modules["transformers.utils.generic"]
+    funcs = patch_module._Transformers.functions(tub, generic)
+    found = {name: fingerprint(f) for name, f in funcs.items()}
+    assert found == patch_module._TRANSFORMERS_FINGERPRINTS
+    digest = patch_module._code_digest(list(funcs.values()))
+    known = patch_module._CODE_DIGESTS.get(sys.version_info[:2])
+    assert known in (None, digest), "a stale bytecode digest for this Python version"
+
+
 @contextlib.contextmanager
 def originals():
     """All four classes with Axolotl's own ``__call__`` (so ``super()`` reaches it too)."""
@@ -465,12 +480,27 @@ class ReferenceCollate:
             return type(self.collator).__call__(self.collator, features)
 
 
+class RowDataset(BinDataset):
+    """One feature dict per index (the non-packed path), without ``length``."""
+
+    def __init__(self, n):
+        super().__init__(n)
+        self.items = [
+            {k: v for k, v in item.items() if k != "length"} for b in self.items for item in b
+        ]
+
+
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_dataloader_batches_identical_with_patched_and_original_collator(num_workers):
-    collator = batching.V2BatchSamplerDataCollatorForSeq2Seq(
-        TOKENIZERS["right"], pad_to_multiple_of=64, return_tensors="pt"
-    )
-    ds = BinDataset(24)
+@pytest.mark.parametrize(
+    ("cls", "dataset"),
+    [
+        (batching.V2BatchSamplerDataCollatorForSeq2Seq, BinDataset),
+        (batching.DataCollatorForSeq2Seq, RowDataset),
+    ],
+)
+def test_dataloader_batches_identical_with_patched_and_original_collator(num_workers, cls, dataset):
+    collator = cls(TOKENIZERS["left"], pad_to_multiple_of=64, return_tensors="pt")
+    ds = dataset(24)
 
     def batches(collate_fn):
         loader = torch.utils.data.DataLoader(

@@ -425,6 +425,16 @@ def test_tensor_features_defer_to_axolotl():
     assert_same(batching.DataCollatorForSeq2Seq, collator, features, None)
 
 
+@pytest.mark.parametrize("rt", ["pt", "np"])
+def test_masked_array_features_match_axolotl(rt):
+    collator = batching.DataCollatorForSeq2Seq(TOKENIZERS["right"], return_tensors=rt)
+    features = [
+        {"input_ids": np.ma.array([4, 5, 6], mask=[0, 1, 0]), "labels": np.ma.array([4, 5, 6])},
+        {"input_ids": np.ma.array([7]), "labels": np.ma.array([7], mask=[1])},
+    ]
+    assert_same(batching.DataCollatorForSeq2Seq, collator, features, None)
+
+
 def test_the_same_feature_dict_twice_matches_axolotl():
     collator = batching.DataCollatorForSeq2Seq(TOKENIZERS["right"], return_tensors="np")
     shared = {"input_ids": np.array([4, 5]), "labels": np.array([2**53 + 1, 7])}

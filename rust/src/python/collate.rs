@@ -7,7 +7,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2, PyUntypedArrayMethods,
+    npyffi, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::ffi;
@@ -31,14 +32,18 @@ impl<'py> Seg<'py> {
             let n = list.len();
             return Ok(Seg::List(list.clone(), n));
         }
-        if let Ok(arr) = value.cast::<PyArray1<i64>>() {
-            if let Ok(ro) = arr.try_readonly() {
-                return Ok(Seg::I64(ro));
-            }
-        }
-        if let Ok(arr) = value.cast::<PyArray1<i32>>() {
-            if let Ok(ro) = arr.try_readonly() {
-                return Ok(Seg::I32(ro));
+        // Exact ndarrays only: for a masked array or another subclass numpy decides what
+        // concatenating it means.
+        // SAFETY: `value` is a live object and the GIL is held.
+        if unsafe { npyffi::PyArray_CheckExact(value.py(), value.as_ptr()) } != 0 {
+            if let Ok(arr) = value.cast::<PyArray1<i64>>() {
+                if let Ok(ro) = arr.try_readonly() {
+                    return Ok(Seg::I64(ro));
+                }
+            } else if let Ok(arr) = value.cast::<PyArray1<i32>>() {
+                if let Ok(ro) = arr.try_readonly() {
+                    return Ok(Seg::I32(ro));
+                }
             }
         }
         let tname = value

@@ -519,3 +519,64 @@ def test_dataloader_batches_identical_with_patched_and_original_collator(num_wor
         return [describe(b) for b in loader]
 
     assert batches(collator) == batches(ReferenceCollate(collator))
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_multipack_dataloader_over_a_datasets_table_matches_axolotl(num_workers, monkeypatch):
+    """Axolotl's packed training input: a tokenized `datasets.Dataset`, its
+    MultipackBatchSampler and its patched DataLoader fetcher (bins of rows fetched with
+    `__getitems__`), through the V2 collator."""
+    datasets = pytest.importorskip("datasets")
+    from axolotl.monkeypatch.data.batch_dataset_fetcher import (
+        apply_multipack_dataloader_patch,
+        remove_multipack_dataloader_patch,
+    )
+    from axolotl.utils.samplers import MultipackBatchSampler, get_dataset_lengths
+
+    tok = TOKENIZERS["right"]
+    rng = np.random.default_rng(3)
+    rows = []
+    for _ in range(60):
+        text = " ".join(rng.choice(CORPUS[0].split() + CORPUS[1].split(), rng.integers(3, 60)))
+        ids = tok(text)["input_ids"] + [tok.eos_token_id]
+        rows.append(
+            {
+                "input_ids": ids,
+                "attention_mask": [1] * len(ids),
+                "labels": [-100] * (len(ids) // 3) + ids[len(ids) // 3 :],
+                "position_ids": list(range(len(ids))),
+            }
+        )
+    ds = datasets.Dataset.from_list(rows)
+    sampler = MultipackBatchSampler(
+        sampler=torch.utils.data.SequentialSampler(ds),
+        lengths=get_dataset_lengths(ds),
+        batch_size=2,
+        batch_max_len=128,
+        group_size=100_000,
+        bin_size=200,
+        sequential=True,
+        drop_last=False,
+    )
+    collator = batching.V2BatchSamplerDataCollatorForSeq2Seq(
+        tokenizer=tok, padding=True, pad_to_multiple_of=128, return_tensors="pt"
+    )
+
+    def batches(collate_fn):
+        loader = torch.utils.data.DataLoader(
+            ds, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers
+        )
+        return [describe(b) for b in loader]
+
+    spy = Spy(patch_module._native.pad_batch)
+    monkeypatch.setattr(patch_module._native, "pad_batch", spy)
+    apply_multipack_dataloader_patch()
+    try:
+        fast = batches(collator)
+        reference = batches(ReferenceCollate(collator))
+    finally:
+        remove_multipack_dataloader_patch()
+    assert len(fast) > 3
+    assert fast == reference
+    if num_workers == 0:  # in this process: every batch took the native path
+        assert spy.calls == len(fast)

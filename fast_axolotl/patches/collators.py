@@ -244,6 +244,7 @@ def _collate(
         if model is not None and hasattr(model, "prepare_decoder_input_ids_from_labels"):
             raise Defer
 
+    alloc: Callable[[int, int], Any]
     if pt:
         import torch
 
@@ -252,13 +253,14 @@ def _collate(
         tensors: list[Any] = []
         empty, int64 = torch.empty, torch.int64
 
-        def alloc(rows: int, width: int) -> int:
+        def alloc_tensor(rows: int, width: int) -> int:
             # The tensor's own memory: `.numpy()` would make its storage non-resizable,
             # unlike the `torch.tensor` result of Axolotl's path.
             t = empty((rows, width), dtype=int64, device="cpu")
             tensors.append(t)
             return int(t.data_ptr())
 
+        alloc = alloc_tensor
     else:
         alloc = _alloc_np
     arrays = _native.pad_batch(

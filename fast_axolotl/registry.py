@@ -49,6 +49,36 @@ ENTRIES: tuple[Entry, ...] = (
         # The body with the `length` / `position_ids` / `from_arrow` / `input_ids` branches.
         fingerprints={"df376fb725a0a3a2": "four-branches"},
     ),
+    Entry(
+        target="axolotl.utils.collators.batching:DataCollatorForSeq2Seq.__call__",
+        replacement="fast_axolotl.patches.collators:data_collator_call",
+        group="collators",
+        signature="(self, features, return_tensors=None)",
+        fingerprints={"9520ecbf81e6d737": "pre-pad-labels-position-ids"},
+    ),
+    Entry(
+        target="axolotl.utils.collators.batching:BatchSamplerDataCollatorForSeq2Seq.__call__",
+        replacement="fast_axolotl.patches.collators:batch_sampler_call",
+        group="collators",
+        signature="(self, features, return_tensors=None)",
+        fingerprints={"00e0185378cf67ea": "concat-bins"},
+    ),
+    Entry(
+        target="axolotl.utils.collators.batching:V2BatchSamplerDataCollatorForSeq2Seq.__call__",
+        replacement="fast_axolotl.patches.collators:v2_batch_sampler_call",
+        group="collators",
+        signature="(self, features, return_tensors=None)",
+        fingerprints={"83a6bc22c4c35944": "segment-ids-squash"},
+    ),
+    Entry(
+        target=(
+            "axolotl.utils.collators.batching:PretrainingBatchSamplerDataCollatorForSeq2Seq.__call__"
+        ),
+        replacement="fast_axolotl.patches.collators:pretraining_batch_sampler_call",
+        group="collators",
+        signature="(self, features, return_tensors=None)",
+        fingerprints={"c533e6bf255a57fa": "multipack-attn"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

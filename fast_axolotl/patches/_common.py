@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,16 @@ def same_result(a: Any, b: Any) -> bool:
         )
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b, strict=False))
-    if isinstance(a, dict):
+    if isinstance(a, (dict, Mapping)):  # Mapping: transformers' BatchEncoding (a UserDict)
         return list(a) == list(b) and all(same_result(a[k], b[k]) for k in a)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(a, torch.Tensor):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and a.device == b.device
+            and bool(torch.equal(a, b))
+        )
     try:
         return bool(a == b)
     except Exception:

@@ -1,6 +1,7 @@
 //! The `fast_axolotl._native` module: registers the bindings of each kernel family.
 
 mod arrow;
+mod collate;
 mod errors;
 mod lengths;
 
@@ -12,5 +13,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     lengths::register(m)?;
+    collate::register(m)?;
     Ok(())
 }

@@ -120,7 +120,21 @@ def _rebind(old: Any, new: Any, skip: Any = None) -> None:
                 namespace[key] = new
 
 
+# The replacement built for each (target, original): install() after uninstall() puts the
+# same object back, so identities callers took earlier stay valid.
+_built: dict[str, tuple[Any, str | None, Callable[..., Any]]] = {}
+
+
 def _build(entry: Entry, original: Any, variant: str | None) -> Callable[..., Any]:
+    cached = _built.get(entry.target)
+    if cached is not None and cached[0] is original and cached[1] == variant:
+        return cached[2]
+    replacement = _make(entry, original, variant)
+    _built[entry.target] = (original, variant, replacement)
+    return replacement
+
+
+def _make(entry: Entry, original: Any, variant: str | None) -> Callable[..., Any]:
     module_name, _, factory_name = entry.replacement.partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     replacement = factory(original, variant)

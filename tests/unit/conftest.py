@@ -113,6 +113,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(registry, "MODULES", frozenset(e.module for e in new_entries))
 
     saved_meta_path = list(sys.meta_path)
+    was_active = _autoload.finder_installed()
     fast_axolotl.uninstall()
     patcher.forget()
     use(*entries())
@@ -127,9 +128,12 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     )
     fast_axolotl.uninstall()
     patcher.forget()
-    sys.meta_path[:] = saved_meta_path
+    sys.meta_path[:] = [f for f in saved_meta_path if not isinstance(f, _autoload.AxolotlFinder)]
     for name in list(sys.modules):
         if name.startswith((pkg, patches)):
             del sys.modules[name]
-    if not _autoload.finder_installed() and saved_meta_path != sys.meta_path:
-        sys.meta_path[:] = saved_meta_path
+    # Leave the process as we found it: the real registry, and (when fast-axolotl was
+    # active, as in the real-Axolotl test environment) every real target patched again.
+    monkeypatch.undo()
+    if was_active:
+        fast_axolotl.install()

@@ -8,9 +8,14 @@ import numpy.typing as npt
 __all__ = [
     "UnsupportedInput",
     "__version__",
+    "ffd_fits",
     "integer_values",
     "list_last_plus_one",
     "list_lengths",
+    "multipack_batches",
+    "pack_first_fit",
+    "pack_first_fit_groups",
+    "pack_next_fit",
 ]
 
 __version__: str
@@ -26,3 +31,38 @@ def list_last_plus_one(column: Any, indices: Any | None = None) -> npt.NDArray[n
 
 def integer_values(column: Any, indices: Any | None = None) -> npt.NDArray[np.int64]:
     """The values of an Arrow integer column as int64."""
+
+def pack_first_fit(
+    sequence_lengths: Any,
+    group_offset: Any,
+    bin_capacity: Any,
+    max_bins: Any,
+    bin_size: Any,
+    safe_mode: Any | None = None,
+) -> list[list[int]]:
+    """First fit in order (Axolotl's `pack_group`): bins of `group_offset + i`."""
+
+def pack_first_fit_groups(
+    sequence_lengths: Any, bin_capacity: Any, group_size: Any, bin_size: Any, safe_mode: Any
+) -> list[list[int]]:
+    """Groups packed by first fit on the thread pool (Axolotl's `pack_parallel`)."""
+
+def pack_next_fit(
+    sequence_lengths: Any, rank: Any, bin_capacity: Any, num_ranks: Any
+) -> tuple[list[list[int]], int, int]:
+    """Next fit with rank striding and totals (Axolotl's `allocate_sequentially`)."""
+
+def ffd_fits(sequence_lengths: Any, bin_capacity: Any, num_bins: Any) -> bool:
+    """Whether first fit decreasing fits `num_bins` bins (Axolotl's `ffd_check`)."""
+
+def multipack_batches(
+    indices: list[int],
+    lengths: npt.NDArray[np.integer[Any]],
+    batch_size: int,
+    bin_capacity: int,
+    sequential: bool,
+    group_size: int,
+    bin_size: int,
+    safe_mode: bool,
+) -> tuple[list[list[list[int]]], int, int]:
+    """One pass of `MultipackBatchSampler.generate_batches` after the sampler was drawn."""

@@ -3,6 +3,7 @@
 mod arrow;
 mod errors;
 mod lengths;
+mod packing;
 
 use pyo3::prelude::*;
 
@@ -12,5 +13,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     lengths::register(m)?;
+    packing::register(m)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ with seeded torch samplers: batches, ``len()``, ``efficiency()`` and the statist
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -32,6 +33,28 @@ def test_fast_axolotl_patches_every_packing_symbol():
     assert hasattr(MBS.generate_batches, "__wrapped__")
 
 
+def test_comparisons_run_axolotls_own_numba_functions():
+    with axolotl_originals():
+        assert type(multipack.pack_group).__name__ == "CPUDispatcher"
+        assert not hasattr(multipack.pack_parallel, "__wrapped__")
+    assert hasattr(multipack.pack_parallel, "__wrapped__")
+
+
+@contextlib.contextmanager
+def axolotl_originals():
+    """Axolotl's own functions in the module for the duration: its ``pack_parallel`` calls
+    the module's ``_process_group`` and ``pack_group``, and ``generate_batches`` calls
+    ``pack_parallel`` / ``allocate_sequentially``, which are otherwise the replacements."""
+    saved = {name: getattr(multipack, name) for name in NAMES}
+    for name, func in saved.items():
+        setattr(multipack, name, func.__wrapped__)
+    try:
+        yield
+    finally:
+        for name, func in saved.items():
+            setattr(multipack, name, func)
+
+
 def typed(value):
     """A value with the exact types of every element (ints vs numpy ints vs bools)."""
     if isinstance(value, (list, tuple)):
@@ -48,7 +71,8 @@ def outcome(func, *args, **kwargs):
 
 def assert_same(name, *args, **kwargs):
     patched = getattr(multipack, name)
-    expected = outcome(patched.__wrapped__, *args, **kwargs)
+    with axolotl_originals():
+        expected = outcome(patched.__wrapped__, *args, **kwargs)
     got = outcome(patched, *args, **kwargs)
     assert got == expected
 
@@ -215,7 +239,8 @@ def sampler_outcome(patched_class_method, lengths, passes, **kwargs):
 
 def assert_same_sampler(lengths, passes=2, **kwargs):
     patched = MBS.generate_batches
-    expected = sampler_outcome(patched.__wrapped__, lengths, passes, **kwargs)
+    with axolotl_originals():
+        expected = sampler_outcome(patched.__wrapped__, lengths, passes, **kwargs)
     got = sampler_outcome(patched, lengths, passes, **kwargs)
     assert got == expected
 
@@ -284,7 +309,9 @@ def test_multipack_sampler_sequential_drop_last_overflow_behaves_like_axolotl():
         return (len(batches), typed(sampler.total_tokens_used), sampler._batches is batches)
 
     patched = MBS.generate_batches
-    assert one_pass(patched) == one_pass(patched.__wrapped__)
+    with axolotl_originals():
+        expected = one_pass(patched.__wrapped__)
+    assert one_pass(patched) == expected
 
 
 def test_multipack_sampler_defers_after_drawing_for_foreign_index_types():
@@ -302,7 +329,8 @@ def test_multipack_sampler_defers_after_drawing_for_foreign_index_types():
     saved = MBS.generate_batches
     try:
         MBS.generate_batches = saved.__wrapped__
-        expected = typed(make().generate_batches(set_stats=True))
+        with axolotl_originals():
+            expected = typed(make().generate_batches(set_stats=True))
     finally:
         MBS.generate_batches = saved
     got = typed(make().generate_batches(set_stats=True))
@@ -378,7 +406,8 @@ def test_dataloader_batches_identical_with_and_without_fast_axolotl(num_workers)
     if num_workers and not hasattr(os, "fork"):
         pytest.skip("needs fork")
     patched = MBS.generate_batches
-    expected = loader_batches(patched.__wrapped__, num_workers)
+    with axolotl_originals():
+        expected = loader_batches(patched.__wrapped__, num_workers)
     got = loader_batches(patched, num_workers)
     assert got == expected
     n, batches, _ = got
@@ -388,3 +417,31 @@ def test_dataloader_batches_identical_with_and_without_fast_axolotl(num_workers)
         for pack in batch:
             assert 0 < len(pack) <= 32
             assert sum(length for _, length in pack) <= 256
+
+
+def test_generate_batches_takes_the_kernel_path_for_a_trainer_sampler():
+    import sys
+
+    original_code = MBS.generate_batches.__wrapped__.__code__
+    seen = []
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code is original_code:
+            seen.append(1)
+
+    sampler = build(
+        np.arange(1, 500),
+        random_sampler=True,
+        seed=0,
+        batch_size=1,
+        batch_max_len=512,
+        bin_size=200,
+        group_size=100,
+    )
+    sys.setprofile(hook)
+    try:
+        len(sampler)
+        list(iter(sampler))
+    finally:
+        sys.setprofile(None)
+    assert not seen

@@ -177,8 +177,6 @@ class _Plan:
     )
 
     def __init__(self, sampler: Any) -> None:
-        if sampler._batches is not None:
-            raise Defer  # cached: Axolotl returns it as is
         self.lengths = _lengths(sampler.lengths)
         if type(sampler.batch_max_len) is not int:
             raise Defer
@@ -232,7 +230,8 @@ def generate_batches(original: Callable[..., Any], variant: str | None) -> Calla
     ends with ``gc.collect()`` to free the numba lists; this path leaves no garbage cycles
     and skips it.
 
-    Defers before drawing on: a cached pass, lengths that are not a 1-D int32/int64 array,
+    Returns the cached pass as Axolotl does. Defers before drawing on: lengths that are
+    not a 1-D int32/int64 array,
     a ``batch_max_len`` that is not a Python int, non-int ``bin_size`` / ``group_size`` /
     ``batch_size``, ``batch_size`` or ``group_size`` below 1, a non-bool ``safe_mode``, a bad
     ``num_processes`` or start method. After drawing (indices that are not Python ints,
@@ -248,6 +247,9 @@ def generate_batches(original: Callable[..., Any], variant: str | None) -> Calla
 
     @functools.wraps(original)
     def patched(self: Any, set_stats: bool = False) -> Any:
+        cached = self._batches
+        if cached is not None:
+            return cached  # as Axolotl: the cache wins, statistics untouched
         try:
             plan = _Plan(self)
         except Defer:

@@ -102,6 +102,18 @@ ENTRIES: tuple[Entry, ...] = (
         # The body with sequential/parallel packing, drop_last statistics and gc.collect().
         fingerprints={"e053ee98e6902749": "cached-drop-last"},
     ),
+    Entry(
+        target="axolotl.utils.data.streaming:encode_streaming",
+        replacement="fast_axolotl.patches.streaming:encode_streaming",
+        group="streaming_packing",
+        signature=(
+            "(examples: Dict[str, List], tokenizer: transformers.tokenization_utils_base."
+            "PreTrainedTokenizerBase, max_tokens: int, text_column: str = 'text', "
+            "concatenate: bool = True) -> Dict[str, List]"
+        ),
+        # The torch.cat body: [eos, pad] appended, full-buffer flush, padding to max_tokens.
+        fingerprints={"3d281d45018761b5": "torch-cat-buffers"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

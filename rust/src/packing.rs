@@ -372,6 +372,65 @@ pub fn gather(lengths: &[i64], indices: &[i64]) -> Result<Vec<i64>, KernelError>
         .collect()
 }
 
+/// One row of Axolotl's `encode_streaming` output: the whole input rows `first..end`,
+/// each with its two appended tokens, then `pad` padding tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRow {
+    pub first: usize,
+    pub end: usize,
+    pub pad: usize,
+}
+
+/// The layout of Axolotl's `encode_streaming` packing, from the length of each input row
+/// (its tokens plus the two appended ones). A full buffer is emitted as it is when the next
+/// row arrives; a row that does not fit pads the buffer to `max_tokens` and starts the next
+/// one (so an oversized first row yields a row of padding only); the last buffer is padded
+/// to `max_tokens` unless already longer. Where Axolotl would pad by a negative amount (a
+/// buffer longer than `max_tokens` followed by another row) torch raises: Unsupported.
+pub fn stream_layout(
+    row_lengths: &[usize],
+    max_tokens: usize,
+) -> Result<Vec<StreamRow>, KernelError> {
+    let mut rows = Vec::new();
+    let mut first = 0;
+    let mut filled = 0usize;
+    for (i, &len) in row_lengths.iter().enumerate() {
+        if filled == max_tokens {
+            rows.push(StreamRow {
+                first,
+                end: i,
+                pad: 0,
+            });
+            first = i;
+            filled = len;
+        } else if filled + len <= max_tokens {
+            filled += len;
+        } else {
+            if filled > max_tokens {
+                return Err(KernelError::unsupported(format!(
+                    "a buffer of {filled} tokens exceeds max_tokens={max_tokens}; Axolotl \
+                     raises on the negative padding"
+                )));
+            }
+            rows.push(StreamRow {
+                first,
+                end: i,
+                pad: max_tokens - filled,
+            });
+            first = i;
+            filled = len;
+        }
+    }
+    if filled > 0 {
+        rows.push(StreamRow {
+            first,
+            end: row_lengths.len(),
+            pad: max_tokens.saturating_sub(filled),
+        });
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,5 +549,55 @@ mod tests {
         assert_eq!(gather(&[1, 2, 3], &[2, -1, 0]).unwrap(), vec![3, 3, 1]);
         assert!(gather(&[1, 2, 3], &[3]).is_err());
         assert!(gather(&[1, 2, 3], &[-4]).is_err());
+    }
+
+    #[test]
+    fn stream_layout_flushes_full_buffers_and_pads_the_rest() {
+        // max 8: rows of 3+3 fill 6, the next 3 does not fit -> pad 2.
+        let rows = stream_layout(&[3, 3, 3], 8).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                StreamRow {
+                    first: 0,
+                    end: 2,
+                    pad: 2
+                },
+                StreamRow {
+                    first: 2,
+                    end: 3,
+                    pad: 5
+                }
+            ]
+        );
+        // An exactly full buffer is emitted without padding when the next row comes.
+        let rows = stream_layout(&[4, 4, 2], 8).unwrap();
+        assert_eq!(
+            rows[0],
+            StreamRow {
+                first: 0,
+                end: 2,
+                pad: 0
+            }
+        );
+        // An oversized first row: a row of padding, then the row itself, unpadded.
+        let rows = stream_layout(&[10], 8).unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                StreamRow {
+                    first: 0,
+                    end: 0,
+                    pad: 8
+                },
+                StreamRow {
+                    first: 0,
+                    end: 1,
+                    pad: 0
+                }
+            ]
+        );
+        assert!(stream_layout(&[10, 2], 8).is_err());
+        assert!(stream_layout(&[], 8).unwrap().is_empty());
     }
 }

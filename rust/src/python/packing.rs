@@ -283,11 +283,133 @@ fn multipack_batches<'py>(
     Ok((PyList::new(py, batches)?, total_used, nbins))
 }
 
+/// The rows of a list of token lists, each an exact `list`; `what` names the argument.
+fn rows_of<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyList>>> {
+    let outer = obj.cast_exact::<PyList>().map_err(|_| {
+        unsupported(format!(
+            "{what}: expected a list of lists, got {}",
+            type_name(obj)
+        ))
+    })?;
+    outer
+        .iter()
+        .map(|row| {
+            row.cast_exact::<PyList>().cloned().map_err(|_| {
+                unsupported(format!(
+                    "{what}: expected lists of ints, got a {}",
+                    type_name(&row)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `item` if it is a Python int that fits int64 (what `torch.tensor` keeps as int64).
+fn token<'py>(item: Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyAny>> {
+    if item.is_exact_instance_of::<PyInt>() && item.extract::<i64>().is_ok() {
+        return Ok(item);
+    }
+    Err(unsupported(format!(
+        "{what}: expected Python ints within int64, got {}",
+        type_name(&item)
+    )))
+}
+
+/// The packing of Axolotl's `encode_streaming` after tokenization: every tokenized row
+/// gets `[eos, pad]` (labels `[eos, -100]`, mask `[1, 0]`), rows are concatenated into
+/// buffers of `max_tokens` by Axolotl's flush rule ([`packing::stream_layout`]) and padded
+/// with `pad` / -100 / 0. Returns `(input_ids, labels, attention_mask)` as lists of lists
+/// of Python ints (the token objects of the input are reused). UnsupportedInput for
+/// anything Axolotl's torch code treats differently: empty rows (they turn its buffers
+/// into floats), mask rows of another length than their token rows, non-int tokens.
+#[pyfunction]
+#[pyo3(signature = (input_ids, attention_mask, eos_token_id, pad_token_id, max_tokens))]
+#[allow(clippy::type_complexity)]
+fn pack_token_stream<'py>(
+    py: Python<'py>,
+    input_ids: &Bound<'py, PyAny>,
+    attention_mask: &Bound<'py, PyAny>,
+    eos_token_id: &Bound<'py, PyAny>,
+    pad_token_id: &Bound<'py, PyAny>,
+    max_tokens: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyList>)> {
+    let ids = rows_of(input_ids, "input_ids")?;
+    let masks = rows_of(attention_mask, "attention_mask")?;
+    if ids.len() != masks.len() {
+        return Err(unsupported(format!(
+            "{} token rows but {} attention-mask rows",
+            ids.len(),
+            masks.len()
+        )));
+    }
+    let eos = token(eos_token_id.clone(), "eos_token_id")?;
+    let pad = token(pad_token_id.clone(), "pad_token_id")?;
+    let max_tokens = exact_int(max_tokens, "max_tokens", 3)? as usize;
+    let mut lengths = Vec::with_capacity(ids.len());
+    let mut total = 0usize;
+    for (r, (row, mask)) in ids.iter().zip(&masks).enumerate() {
+        let n = row.len();
+        if n == 0 || mask.len() != n {
+            return Err(unsupported(format!(
+                "row {r}: {n} tokens and {} mask values (empty rows and mismatched masks \
+                 are left to Axolotl)",
+                mask.len()
+            )));
+        }
+        lengths.push(n + 2);
+        total += n + 2;
+    }
+    let layout = packing::stream_layout(&lengths, max_tokens).map_err(to_py)?;
+    let ignore = (-100i64).into_pyobject(py)?.into_any();
+    let one = 1i64.into_pyobject(py)?.into_any();
+    let zero = 0i64.into_pyobject(py)?.into_any();
+
+    let _pause = GcPause::new(py, 3 * total);
+    let mut out_ids = Vec::with_capacity(layout.len());
+    let mut out_labels = Vec::with_capacity(layout.len());
+    let mut out_mask = Vec::with_capacity(layout.len());
+    let mut buf_ids: Vec<Bound<'py, PyAny>> = Vec::new();
+    let mut buf_labels: Vec<Bound<'py, PyAny>> = Vec::new();
+    let mut buf_mask: Vec<Bound<'py, PyAny>> = Vec::new();
+    for row in &layout {
+        for r in row.first..row.end {
+            for item in ids[r].iter() {
+                let item = token(item, "input_ids")?;
+                buf_labels.push(item.clone());
+                buf_ids.push(item);
+            }
+            for item in masks[r].iter() {
+                buf_mask.push(token(item, "attention_mask")?);
+            }
+            buf_ids.push(eos.clone());
+            buf_ids.push(pad.clone());
+            buf_labels.push(eos.clone());
+            buf_labels.push(ignore.clone());
+            buf_mask.push(one.clone());
+            buf_mask.push(zero.clone());
+        }
+        for _ in 0..row.pad {
+            buf_ids.push(pad.clone());
+            buf_labels.push(ignore.clone());
+            buf_mask.push(zero.clone());
+        }
+        out_ids.push(PyList::new(py, buf_ids.drain(..))?);
+        out_labels.push(PyList::new(py, buf_labels.drain(..))?);
+        out_mask.push(PyList::new(py, buf_mask.drain(..))?);
+    }
+    Ok((
+        PyList::new(py, out_ids)?,
+        PyList::new(py, out_labels)?,
+        PyList::new(py, out_mask)?,
+    ))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pack_first_fit, m)?)?;
     m.add_function(wrap_pyfunction!(pack_first_fit_groups, m)?)?;
     m.add_function(wrap_pyfunction!(pack_next_fit, m)?)?;
     m.add_function(wrap_pyfunction!(ffd_fits, m)?)?;
     m.add_function(wrap_pyfunction!(multipack_batches, m)?)?;
+    m.add_function(wrap_pyfunction!(pack_token_stream, m)?)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ __all__ = [
     "pack_first_fit",
     "pack_first_fit_groups",
     "pack_next_fit",
+    "pack_token_stream",
 ]
 
 __version__: str
@@ -66,3 +67,8 @@ def multipack_batches(
     safe_mode: bool,
 ) -> tuple[list[list[list[int]]], int, int]:
     """One pass of `MultipackBatchSampler.generate_batches` after the sampler was drawn."""
+
+def pack_token_stream(
+    input_ids: Any, attention_mask: Any, eos_token_id: Any, pad_token_id: Any, max_tokens: Any
+) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+    """The packing of Axolotl's `encode_streaming` after tokenization."""

@@ -33,7 +33,7 @@ from harness import Call, Case, Options, Section
 
 MODULE = "axolotl.utils.samplers.multipack"
 SEQ_LEN = 2048
-LABEL = {10: "10", 1_000: "1k", 100_000: "100k", 1_000_000: "1M"}
+LABEL = {1: "1", 10: "10", 1_000: "1k", 10_000: "10k", 100_000: "100k", 1_000_000: "1M"}
 NAMES = ("pack_group", "_process_group", "pack_parallel", "allocate_sequentially", "ffd_check")
 
 
@@ -161,10 +161,86 @@ for _rows in (10, 1_000, 100_000):
         plain("ffd_check", _rows, SEQ_LEN, _rows // 2 + 1),
     ]
 
+# ------------------------------------------------------------------ encode_streaming
+
+STREAM_WORDS = (
+    "the a of packing rows into buffers fast axolotl tokens streaming data model train "
+    "learning rate batch sequence length attention mask label pad end begin text corpus"
+).split()
+
+
+def _bpe_tokenizer() -> Any:
+    """A BPE tokenizer trained here on the benchmark's own word list (no download)."""
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>", "<pad>"])
+    rng = np.random.default_rng(0)
+    tok.train_from_iterator(
+        [" ".join(rng.choice(STREAM_WORDS, 50)) for _ in range(2000)], trainer=trainer
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+    )
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+    )
+
+
+def _documents(docs: int) -> list[str]:
+    rng = np.random.default_rng(1)
+    return [" ".join(rng.choice(STREAM_WORDS, int(rng.integers(20, 600)))) for _ in range(docs)]
+
+
+class PreTokenized:
+    """A tokenizer stand-in returning a fixed encoding: isolates the packing that follows
+    tokenization (neither path mutates the encoding)."""
+
+    def __init__(self, tokenizer: Any, texts: list[str], max_tokens: int) -> None:
+        enc = tokenizer(texts, truncation=True, max_length=max_tokens - 2, add_special_tokens=True)
+        self.encoding = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        self.eos_token_id = tokenizer.eos_token_id
+        self.pad_token_id = tokenizer.pad_token_id
+
+    def __call__(self, texts: Any, **kwargs: Any) -> dict[str, Any]:
+        return self.encoding
+
+
+def streaming_case(docs: int, pretokenized: bool) -> Case:
+    def build() -> Call:
+        tokenizer = _bpe_tokenizer()
+        texts = _documents(docs)
+        if pretokenized:
+            tokenizer = PreTokenized(tokenizer, texts, SEQ_LEN)
+        return Call(({"text": texts}, tokenizer, SEQ_LEN))
+
+    return Case(
+        name="encode_streaming" + (" (packing only)" if pretokenized else ""),
+        size=LABEL[docs],
+        target="axolotl.utils.data.streaming:encode_streaming",
+        setup=build,
+        rows=docs,
+        memory=docs >= 10_000,
+        quick=docs <= 1_000,
+    )
+
+
+for _docs in (1, 10, 1_000, 10_000):
+    CASES += [streaming_case(_docs, pretokenized=True), streaming_case(_docs, pretokenized=False)]
+
 NOTES = [
     "lengths int32 U[1,2048], bins of 2048 tokens, bin size 200, group size 100k",
     "Axolotl's side runs with Axolotl's own module functions (its pack_parallel on its "
     "numba pack_group, its process pool), not on fast-axolotl's replacements",
+    "encode_streaming: documents of U[20,600) words, a BPE tokenizer trained in the "
+    "benchmark (BOS template), max_tokens 2048; '(packing only)' replays a fixed encoding "
+    "so that only the packing after tokenization is timed",
     "numba compiled before timing (warm-up call); a fresh process also pays the compile: "
     "see the training-start table",
 ]

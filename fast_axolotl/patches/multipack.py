@@ -67,6 +67,27 @@ def _lengths(value: Any) -> np.ndarray:
     return value
 
 
+def _direct(original: Callable[..., Any], kernel: Callable[..., Any]) -> Callable[..., Any]:
+    """``replacement(original, kernel)`` with one Python frame less: the kernel takes the
+    original's parameters and checks them itself, so on 10-item inputs the call costs
+    about what numba's dispatch costs. Same fallbacks; shadow mode uses ``replacement``."""
+    if config.verify_mode():
+        return replacement(original, kernel)
+    name = getattr(original, "__qualname__", "?")
+
+    @functools.wraps(original)
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return kernel(*args, **kwargs)
+        except UnsupportedInput:
+            return original(*args, **kwargs)
+        except Exception as exc:
+            _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
+            return original(*args, **kwargs)
+
+    return patched
+
+
 def pack_group(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
     """Mirrors ``axolotl.utils.samplers.multipack.pack_group`` (0.19, numba).
 
@@ -77,7 +98,7 @@ def pack_group(original: Callable[..., Any], variant: str | None) -> Callable[..
     takes Axolotl's parameters and checks them itself (the call is as cheap as numba's);
     it defers on the inputs listed in the module docstring.
     """
-    return replacement(original, _native.pack_first_fit)
+    return _direct(original, _native.pack_first_fit)
 
 
 def _process_group(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
@@ -138,7 +159,7 @@ def allocate_sequentially(original: Callable[..., Any], variant: str | None) -> 
     on a negative ``rank``, ``num_ranks`` below 1, and the inputs listed in the module
     docstring.
     """
-    return replacement(original, _native.pack_next_fit)
+    return _direct(original, _native.pack_next_fit)
 
 
 def ffd_check(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
@@ -149,7 +170,7 @@ def ffd_check(original: Callable[..., Any], variant: str | None) -> Callable[...
     outside int32, negative int32 lengths), on a negative or huge ``num_bins``, and on the
     inputs listed in the module docstring.
     """
-    return replacement(original, _native.ffd_fits)
+    return _direct(original, _native.ffd_fits)
 
 
 def _replay(original: Callable[..., Any], sampler: Any, indices: list[Any], set_stats: Any) -> Any:

@@ -39,7 +39,8 @@ def pack_first_fit(
     bin_capacity: Any,
     max_bins: Any,
     bin_size: Any,
-    safe_mode: Any | None = None,
+    *rest: Any,
+    **kwargs: Any,
 ) -> list[list[int]]:
     """First fit in order (Axolotl's `pack_group`): bins of `group_offset + i`."""
 

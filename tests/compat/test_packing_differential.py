@@ -159,10 +159,20 @@ def test_ffd_check_agrees_with_numba(lengths, cap, num_bins):
         (np.array([3, 4], dtype=np.int64), 0, np.int64(10), 5, 3, True),
         (np.array([2**61, 2**61], dtype=np.int64), 0, 10, 5, 3, True),
         ([3, 4], 0, 10, 5, 3, True),
+        (np.array([6, 6, 6, 1], dtype=np.int32), 0, 8, 2, 10, None),  # None: numba's False
     ],
 )
 def test_pack_group_defers_to_numba_outside_the_kernel(args):
     assert_same("pack_group", *args)
+
+
+def test_pack_group_safe_mode_by_keyword_and_bad_keywords_like_numba():
+    lengths = np.array([6, 6, 6, 1], dtype=np.int32)
+    assert_same("pack_group", lengths, 0, 8, 2, 10, safe_mode=False)
+    assert_same("pack_group", lengths, 0, 8, 2, 10, safe_mode=None)
+    assert_same("pack_group", lengths, 0, 8, 2, 10, unknown=True)
+    assert_same("pack_group", lengths, 0, 8, 2, 10, True, True)
+    assert_same("pack_parallel", lengths, 8, 2, 10, None, None)
 
 
 def test_pack_parallel_defers_on_bad_pool_arguments():

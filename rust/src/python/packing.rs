@@ -3,7 +3,7 @@
 
 use numpy::{npyffi, PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyList};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyTuple};
 
 use super::errors::{run, to_py};
 use crate::error::KernelError;
@@ -107,10 +107,27 @@ fn bins_to_list<'py>(py: Python<'py>, bins: &Bins, offset: i64) -> PyResult<Boun
     PyList::new(py, inner)
 }
 
+/// Axolotl's `safe_mode=True` default, or the one extra argument given positionally or
+/// by name. numba treats a `safe_mode` of None as false (and other values its own way),
+/// so anything but a bool, or any other extra argument, is Unsupported.
+fn safe_mode_of(rest: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<bool> {
+    let named = kwargs.filter(|kw| !kw.is_empty());
+    match (rest.len(), named) {
+        (0, None) => Ok(true),
+        (1, None) => exact_bool(&rest.get_item(0)?, "safe_mode"),
+        (0, Some(kw)) if kw.len() == 1 => match kw.get_item("safe_mode")? {
+            Some(value) => exact_bool(&value, "safe_mode"),
+            None => Err(unsupported("unexpected keyword argument".into())),
+        },
+        _ => Err(unsupported("unexpected extra arguments".into())),
+    }
+}
+
 /// First fit in the given order (Axolotl's `pack_group`, same parameters): bins of
 /// `group_offset + i`. Raises UnsupportedInput for arguments numba would type otherwise.
 #[pyfunction]
-#[pyo3(signature = (sequence_lengths, group_offset, bin_capacity, max_bins, bin_size, safe_mode=None))]
+#[pyo3(signature = (sequence_lengths, group_offset, bin_capacity, max_bins, bin_size, *rest, **kwargs))]
+#[allow(clippy::too_many_arguments)]
 fn pack_first_fit<'py>(
     py: Python<'py>,
     sequence_lengths: &Bound<'py, PyAny>,
@@ -118,14 +135,15 @@ fn pack_first_fit<'py>(
     bin_capacity: &Bound<'py, PyAny>,
     max_bins: &Bound<'py, PyAny>,
     bin_size: &Bound<'py, PyAny>,
-    safe_mode: Option<&Bound<'py, PyAny>>,
+    rest: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let (lengths, _) = lengths_of(sequence_lengths, "sequence_lengths")?;
     let offset = exact_int(group_offset, "group_offset", i64::MIN)?;
     let capacity = exact_int(bin_capacity, "bin_capacity", i64::MIN)?;
     let max_bins = exact_int(max_bins, "max_bins", i64::MIN)?;
     let bin_size = exact_int(bin_size, "bin_size", i64::MIN)?;
-    let safe_mode = safe_mode.map_or(Ok(true), |s| exact_bool(s, "safe_mode"))?;
+    let safe_mode = safe_mode_of(rest, kwargs)?;
     let bins = run(py, "pack_first_fit", lengths.len(), || {
         packing::first_fit(&lengths, capacity, max_bins, bin_size, safe_mode)
     })?;

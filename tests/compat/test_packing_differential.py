@@ -455,3 +455,11 @@ def test_generate_batches_takes_the_kernel_path_for_a_trainer_sampler():
     finally:
         sys.setprofile(None)
     assert not seen
+
+
+def test_deferred_pack_parallel_pickles_the_patched_process_group_into_its_pool():
+    # int16 lengths are left to Axolotl; its process pool then pickles the module's
+    # _process_group (the replacement) by reference into fork workers.
+    lengths = np.arange(1, 40, dtype=np.int16)
+    assert_same("pack_parallel", lengths, 30, 10, 4, 2)
+    assert_same("pack_parallel", lengths, 30, 10, 4, 2, True, "spawn")

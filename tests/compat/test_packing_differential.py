@@ -463,3 +463,85 @@ def test_deferred_pack_parallel_pickles_the_patched_process_group_into_its_pool(
     lengths = np.arange(1, 40, dtype=np.int16)
     assert_same("pack_parallel", lengths, 30, 10, 4, 2)
     assert_same("pack_parallel", lengths, 30, 10, 4, 2, True, "spawn")
+
+
+def local_tokenizer():
+    """A word-level tokenizer built here (no download), with pad/eos tokens."""
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"<unk>": 0, "<pad>": 1, "</s>": 2, **{f"w{i}": i + 3 for i in range(500)}}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="</s>"
+    )
+
+
+def axolotl_loader_batches(generate_batches, num_workers, batch_size, seq_len, sequential):
+    """Axolotl's packed-batch pipeline: a tokenized `datasets.Dataset`, its lengths, the
+    multipack DataLoader patch and the V2 batch-sampler collator."""
+    import datasets
+    from axolotl.monkeypatch.data.batch_dataset_fetcher import (
+        apply_multipack_dataloader_patch,
+        remove_multipack_dataloader_patch,
+    )
+    from axolotl.utils.collators import V2BatchSamplerDataCollatorForSeq2Seq
+    from axolotl.utils.samplers import get_dataset_lengths
+
+    rng = np.random.default_rng(7)
+    rows = [rng.integers(3, 500, int(rng.integers(5, 300))).tolist() for _ in range(120)]
+    ds = datasets.Dataset.from_dict(
+        {"input_ids": rows, "labels": rows, "attention_mask": [[1] * len(r) for r in rows]}
+    )
+    tokenizer = local_tokenizer()
+    saved = MBS.generate_batches
+    MBS.generate_batches = generate_batches
+    apply_multipack_dataloader_patch()
+    try:
+        gen = torch.Generator()
+        gen.manual_seed(99)
+        sampler = MBS(
+            sampler=RandomSampler(ds, generator=gen),
+            lengths=get_dataset_lengths(ds),
+            batch_size=batch_size,
+            batch_max_len=seq_len,
+            group_size=100_000,
+            bin_size=200,
+            sequential=sequential,
+            drop_last=False,
+        )
+        loader = DataLoader(
+            ds,
+            batch_sampler=sampler,
+            collate_fn=V2BatchSamplerDataCollatorForSeq2Seq(
+                tokenizer=tokenizer, padding=True, pad_to_multiple_of=seq_len, return_tensors="pt"
+            ),
+            num_workers=num_workers,
+            multiprocessing_context="fork" if num_workers else None,
+        )
+        out = []
+        for batch in loader:
+            assert batch["input_ids"].shape[1] == seq_len
+            assert batch["input_ids"].numel() <= batch_size * seq_len
+            out.append({k: (v.dtype, v.tolist()) for k, v in batch.items()})
+        return out, sampler.efficiency()
+    finally:
+        remove_multipack_dataloader_patch()
+        MBS.generate_batches = saved
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("batch_size", [1, 2])
+@pytest.mark.parametrize("sequential", [False, True])
+def test_axolotl_packed_dataloader_batches_identical_with_and_without_fast_axolotl(
+    num_workers, batch_size, sequential
+):
+    patched = MBS.generate_batches
+    with axolotl_originals():
+        expected = axolotl_loader_batches(
+            patched.__wrapped__, num_workers, batch_size, 512, sequential
+        )
+    got = axolotl_loader_batches(patched, num_workers, batch_size, 512, sequential)
+    assert got == expected
+    assert len(got[0]) > 0

@@ -9,9 +9,15 @@ import numpy.typing as npt
 __all__ = [
     "UnsupportedInput",
     "__version__",
+    "ffd_fits",
     "integer_values",
     "list_last_plus_one",
     "list_lengths",
+    "multipack_batches",
+    "pack_first_fit",
+    "pack_first_fit_groups",
+    "pack_next_fit",
+    "pack_token_stream",
     "pad_batch",
 ]
 
@@ -49,3 +55,43 @@ def pad_batch(
     """Pads one collator batch (layout "rows", "bins" or "columns") into the buffers
     `alloc(rows, width)` returns per key: an int64 C-contiguous numpy array, or the address
     of a fresh int64 buffer of rows * width values (private: fast_axolotl.patches.collators)."""
+def pack_first_fit(
+    sequence_lengths: Any,
+    group_offset: Any,
+    bin_capacity: Any,
+    max_bins: Any,
+    bin_size: Any,
+    *rest: Any,
+    **kwargs: Any,
+) -> list[list[int]]:
+    """First fit in order (Axolotl's `pack_group`): bins of `group_offset + i`."""
+
+def pack_first_fit_groups(
+    sequence_lengths: Any, bin_capacity: Any, group_size: Any, bin_size: Any, safe_mode: Any
+) -> list[list[int]]:
+    """Groups packed by first fit on the thread pool (Axolotl's `pack_parallel`)."""
+
+def pack_next_fit(
+    sequence_lengths: Any, rank: Any, bin_capacity: Any, num_ranks: Any
+) -> tuple[list[list[int]], int, int]:
+    """Next fit with rank striding and totals (Axolotl's `allocate_sequentially`)."""
+
+def ffd_fits(sequence_lengths: Any, bin_capacity: Any, num_bins: Any) -> bool:
+    """Whether first fit decreasing fits `num_bins` bins (Axolotl's `ffd_check`)."""
+
+def multipack_batches(
+    indices: list[int],
+    lengths: npt.NDArray[np.integer[Any]],
+    batch_size: int,
+    bin_capacity: int,
+    sequential: bool,
+    group_size: int,
+    bin_size: int,
+    safe_mode: bool,
+) -> tuple[list[list[list[int]]], int, int]:
+    """One pass of `MultipackBatchSampler.generate_batches` after the sampler was drawn."""
+
+def pack_token_stream(
+    input_ids: Any, attention_mask: Any, eos_token_id: Any, pad_token_id: Any, max_tokens: Any
+) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+    """The packing of Axolotl's `encode_streaming` after tokenization."""

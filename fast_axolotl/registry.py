@@ -79,6 +79,71 @@ ENTRIES: tuple[Entry, ...] = (
         signature="(self, features, return_tensors=None)",
         fingerprints={"c533e6bf255a57fa": "multipack-attn"},
     ),
+    Entry(
+        target="axolotl.utils.samplers.multipack:ffd_check",
+        replacement="fast_axolotl.patches.multipack:ffd_check",
+        group="packing",
+        signature="(sequence_lengths: numpy.ndarray, bin_capacity: int, num_bins: int) -> bool",
+        fingerprints={"cf22b4202b52add6": "numba-first-fit-decreasing"},
+    ),
+    Entry(
+        target="axolotl.utils.samplers.multipack:pack_group",
+        replacement="fast_axolotl.patches.multipack:pack_group",
+        group="packing",
+        signature=(
+            "(sequence_lengths: numpy.ndarray, group_offset: int, bin_capacity: int, "
+            "max_bins: int, bin_size: int, safe_mode: bool = True) -> list[list[int]]"
+        ),
+        fingerprints={"f3801f5f9f07725f": "numba-first-fit"},
+    ),
+    Entry(
+        target="axolotl.utils.samplers.multipack:_process_group",
+        replacement="fast_axolotl.patches.multipack:_process_group",
+        group="packing",
+        signature="(args: tuple[numpy.ndarray, int, int, int, int, bool]) -> list[list[int]]",
+        fingerprints={"5effa8f63af17ae5": "six-tuple"},
+    ),
+    Entry(
+        target="axolotl.utils.samplers.multipack:pack_parallel",
+        replacement="fast_axolotl.patches.multipack:pack_parallel",
+        group="packing",
+        signature=(
+            "(sequence_lengths: numpy.ndarray, bin_capacity: int, group_size: int, "
+            "bin_size: int, num_processes: int | None = None, safe_mode: bool = True, "
+            "mp_start_method: str | None = 'fork') -> list[list[int]]"
+        ),
+        fingerprints={"556722030d74ade2": "process-pool-groups"},
+    ),
+    Entry(
+        target="axolotl.utils.samplers.multipack:allocate_sequentially",
+        replacement="fast_axolotl.patches.multipack:allocate_sequentially",
+        group="packing",
+        signature=(
+            "(sequence_lengths: numpy.ndarray, rank: int, bin_capacity: int, num_ranks: int)"
+            " -> tuple[list[list[int]], int, int]"
+        ),
+        fingerprints={"a2d59fd55aeecc15": "numba-next-fit"},
+    ),
+    Entry(
+        target="axolotl.utils.samplers.multipack:MultipackBatchSampler.generate_batches",
+        replacement="fast_axolotl.patches.multipack:generate_batches",
+        group="packing",
+        signature="(self, set_stats: bool = False) -> list[list[list[int]]]",
+        # The body with sequential/parallel packing, drop_last statistics and gc.collect().
+        fingerprints={"e053ee98e6902749": "cached-drop-last"},
+    ),
+    Entry(
+        target="axolotl.utils.data.streaming:encode_streaming",
+        replacement="fast_axolotl.patches.streaming:encode_streaming",
+        group="streaming_packing",
+        signature=(
+            "(examples: Dict[str, List], tokenizer: transformers.tokenization_utils_base."
+            "PreTrainedTokenizerBase, max_tokens: int, text_column: str = 'text', "
+            "concatenate: bool = True) -> Dict[str, List]"
+        ),
+        # The torch.cat body: [eos, pad] appended, full-buffer flush, padding to max_tokens.
+        fingerprints={"3d281d45018761b5": "torch-cat-buffers"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

@@ -7,6 +7,7 @@ pub mod collate;
 pub mod column;
 pub mod error;
 pub mod lengths;
+pub mod packing;
 pub mod parallel;
 
 #[cfg(feature = "python")]

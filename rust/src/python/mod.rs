@@ -4,6 +4,7 @@ mod arrow;
 mod collate;
 mod errors;
 mod lengths;
+mod packing;
 
 use pyo3::prelude::*;
 
@@ -14,5 +15,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     lengths::register(m)?;
     collate::register(m)?;
+    packing::register(m)?;
     Ok(())
 }

@@ -1,0 +1,62 @@
+"""Replacements for ``axolotl.utils.data.streaming``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from fast_axolotl import _native
+from fast_axolotl.patches._common import Defer, replacement
+
+
+def encode_streaming(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
+    """Mirrors ``axolotl.utils.data.streaming.encode_streaming`` (0.19) with
+    ``concatenate=True``.
+
+    Tokenization stays with the tokenizer, called exactly as Axolotl calls it; the packing
+    after it (``[eos, pad]`` / ``[eos, -100]`` / ``[1, 0]`` appended to every row, rows
+    concatenated into ``max_tokens`` buffers with Axolotl's flush rule, padding with
+    ``pad`` / -100 / 0, Python ints out, the debug log line with the row count) runs in one
+    kernel call instead of a dozen torch operations per row.
+
+    Defers before tokenizing when ``concatenate`` is false, ``max_tokens`` is not a Python
+    int of at least 3, or ``eos_token_id`` / ``pad_token_id`` are not Python ints (Axolotl's
+    torch code raises on None). Defers after tokenizing (the tokenizer then runs again in
+    Axolotl's code) when a row tokenizes to nothing (Axolotl's buffers turn into float32
+    and its output into floats), when the encoding has no ``attention_mask`` or its rows
+    differ in length from the tokens, and when a row longer than ``max_tokens`` would make
+    torch raise.
+    """
+
+    log = getattr(sys.modules.get(original.__module__), "LOG", None)
+
+    def fast(
+        examples: Any,
+        tokenizer: Any,
+        max_tokens: Any,
+        text_column: str = "text",
+        concatenate: bool = True,
+    ) -> dict[str, list[Any]]:
+        if not concatenate or type(max_tokens) is not int or max_tokens < 3:
+            raise Defer
+        eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+        if type(eos) is not int or type(pad) is not int:
+            raise Defer
+        res = tokenizer(
+            examples[text_column],
+            truncation=True,
+            max_length=max_tokens - 2,
+            add_special_tokens=True,
+        )
+        if "input_ids" not in res or "attention_mask" not in res:
+            raise Defer
+        input_ids, labels, attention_mask = _native.pack_token_stream(
+            res["input_ids"], res["attention_mask"], eos, pad, max_tokens
+        )
+        ret = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+        if log is not None:
+            log.debug(len(input_ids))
+        return ret
+
+    return replacement(original, fast)

@@ -49,6 +49,17 @@ ENTRIES: tuple[Entry, ...] = (
         # The body with the `length` / `position_ids` / `from_arrow` / `input_ids` branches.
         fingerprints={"df376fb725a0a3a2": "four-branches"},
     ),
+    Entry(
+        target="axolotl.utils.data.utils:deduplicate_and_log_datasets",
+        replacement="fast_axolotl.patches.dedup:deduplicate_and_log_datasets",
+        group="dedup",
+        signature="(dataset: datasets.arrow_dataset.Dataset, other_dataset: "
+        "datasets.arrow_dataset.Dataset | None = None, dataset_name: str | None = 'train', "
+        "other_name: str | None = 'eval') -> tuple[datasets.arrow_dataset.Dataset, "
+        "datasets.arrow_dataset.Dataset | None]",
+        # Four log lines around two `_deduplicate_dataset` calls sharing the seen set.
+        fingerprints={"3ade1d1f2bcc1429": "train-then-other"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

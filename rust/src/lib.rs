@@ -4,6 +4,7 @@
 //! binding layer that builds the `fast_axolotl._native` extension module.
 
 pub mod column;
+pub mod dedup;
 pub mod error;
 pub mod lengths;
 pub mod parallel;

@@ -1,6 +1,7 @@
 //! The `fast_axolotl._native` module: registers the bindings of each kernel family.
 
 mod arrow;
+mod dedup;
 mod errors;
 mod lengths;
 
@@ -11,6 +12,7 @@ use pyo3::prelude::*;
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    dedup::register(m)?;
     lengths::register(m)?;
     Ok(())
 }

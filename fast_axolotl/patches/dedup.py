@@ -1,0 +1,123 @@
+"""Replacements for the exact-deduplication helpers of ``axolotl.utils.data.utils``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from fast_axolotl import _native
+from fast_axolotl.patches._common import Defer, replacement
+
+#: `Value` dtypes whose Python values the kernel models exactly (int, bool, float, str, None).
+#: float16 is left out: its conversion to Python is not the same in every pyarrow.
+_PLAIN_DTYPES = frozenset(
+    {
+        "null",
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float32",
+        "float64",
+        "string",
+        "large_string",
+    }
+)
+
+#: Below this many rows in all the datasets of a call, Axolotl's loop is as fast as the
+#: kernel's fixed cost (measured in benchmarks/bench_dedup.py); it runs unchanged.
+MIN_ROWS = 0
+
+
+def _plain_feature(feature: Any) -> bool:
+    """True if `datasets` turns this feature's Arrow values into Python values as plain
+    `to_pylist()` does (no decoding, no extension type)."""
+    from datasets import features as F
+
+    if isinstance(feature, dict):
+        return all(_plain_feature(f) for f in feature.values())
+    if isinstance(feature, list):
+        return len(feature) == 1 and _plain_feature(feature[0])
+    if isinstance(feature, (F.List, F.LargeList, F.Sequence)):
+        return _plain_feature(feature.feature)
+    if isinstance(feature, F.ClassLabel):
+        return True
+    if type(feature) is F.Value:
+        return feature.dtype in _PLAIN_DTYPES
+    return False  # Image, Audio, Json, Array2D..., Translation: decoded or not modelled
+
+
+def table_view(dataset: Any) -> tuple[list[str], list[Any], Any]:
+    """(column names, Arrow columns, indices mapping) of a dataset whose rows Axolotl sees
+    as plain dicts of Python values; otherwise Defer."""
+    arrow_dataset = sys.modules.get("datasets.arrow_dataset")
+    if arrow_dataset is None or type(dataset) is not arrow_dataset.Dataset:
+        raise Defer  # IterableDataset, a subclass, None, a list: Axolotl's code decides
+    if dataset._format_type is not None or dataset._format_columns is not None:
+        raise Defer  # formatted rows are tensors/arrays or a column subset
+    table = dataset.data.table
+    names = list(table.column_names)
+    features = dataset._info.features
+    if not names or features is None or list(features) != names:
+        raise Defer  # no columns, or rows keyed in an order we would not follow
+    if not all(_plain_feature(features[name]) for name in names):
+        raise Defer
+    mapping = dataset._indices
+    indices = None if mapping is None else mapping.column("indices")
+    return names, table.columns, indices
+
+
+def deduplicate_and_log_datasets(
+    original: Callable[..., Any], variant: str | None
+) -> Callable[..., Any]:
+    """Mirrors ``axolotl.utils.data.utils.deduplicate_and_log_datasets`` (0.19).
+
+    Keeps the same rows as Axolotl's ``sha256(str(row))`` loop (rows are equal when their
+    reprs are), selects them with the same ``dataset.select(list_of_positions)`` calls, and
+    logs the same four messages through Axolotl's own logger, in the same order. The row
+    hashes are computed by the ``unique_rows`` kernel and never leave it. Defers to Axolotl
+    for anything but plain ``datasets.Dataset`` inputs with no format set, for features
+    whose Python values the kernel does not model (see ``_plain_feature``; the kernel also
+    refuses Arrow types it does not model), and for datasets without columns.
+    """
+    log = original.__globals__["LOG"]
+
+    def fast(
+        dataset: Any,
+        other_dataset: Any = None,
+        dataset_name: str | None = "train",
+        other_name: str | None = "eval",
+    ) -> tuple[Any, Any]:
+        views = [table_view(dataset)]
+        if other_dataset is not None:
+            views.append(table_view(other_dataset))
+        if len(dataset) + (0 if other_dataset is None else len(other_dataset)) < MIN_ROWS:
+            raise Defer
+        keep = _native.unique_rows(views)
+        # Everything that can fail has run: from here on, Axolotl's sequence of effects.
+        log.info(
+            f"Starting deduplication for {dataset_name} dataset. Original size: {len(dataset)}"
+        )
+        dataset = dataset.select(keep[0].tolist())
+        log.info(f"Deduplication complete for {dataset_name} dataset. New size: {len(dataset)}")
+        if other_dataset is not None:
+            log.info(
+                f"Starting deduplication for {other_name} dataset. "
+                f"Original size: {len(other_dataset)}"
+            )
+            other_dataset = other_dataset.select(keep[1].tolist())
+            log.info(
+                f"Deduplication complete for {other_name} dataset. New size: {len(other_dataset)}"
+            )
+        return dataset, other_dataset
+
+    # Log records name the function that logs: keep Axolotl's name there.
+    fast.__name__ = fast.__qualname__ = "deduplicate_and_log_datasets"
+    fast.__code__ = fast.__code__.replace(co_name="deduplicate_and_log_datasets")
+    return replacement(original, fast)

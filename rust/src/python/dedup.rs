@@ -1,0 +1,64 @@
+//! Bindings of the `dedup` kernel.
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+
+use super::arrow::{import_column, import_indices};
+use super::errors::run;
+use crate::column::RowSelection;
+use crate::dedup::{self, Table};
+
+/// One dataset: its column names, its columns (Arrow arrays or chunked arrays, in the
+/// dataset's column order) and its indices mapping (None for all rows in order).
+type PyTable<'py> = (
+    Vec<String>,
+    Vec<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
+);
+
+/// For each dataset, the positions (ascending, int64) of the first row of each class of
+/// rows with equal Python repr, seen across the datasets in order.
+#[pyfunction]
+fn unique_rows<'py>(
+    py: Python<'py>,
+    tables: Vec<PyTable<'py>>,
+) -> PyResult<Vec<Bound<'py, PyArray1<i64>>>> {
+    let mut columns_of = Vec::with_capacity(tables.len());
+    let mut indices_of = Vec::with_capacity(tables.len());
+    for (t, (names, columns, indices)) in tables.iter().enumerate() {
+        let columns = columns
+            .iter()
+            .zip(names)
+            .map(|(c, n)| import_column(c, &format!("dataset {t} column {n:?}")))
+            .collect::<PyResult<Vec<_>>>()?;
+        columns_of.push((names.clone(), columns));
+        indices_of.push(
+            indices
+                .as_ref()
+                .map(|ix| import_indices(ix, &format!("dataset {t} indices")))
+                .transpose()?,
+        );
+    }
+    let tables: Vec<Table<'_>> = columns_of
+        .into_iter()
+        .zip(&indices_of)
+        .map(|((names, columns), indices)| Table {
+            names,
+            columns,
+            selection: indices
+                .as_deref()
+                .map_or(RowSelection::All, RowSelection::Indices),
+        })
+        .collect();
+    let rows = tables.iter().map(|t| t.rows()).sum();
+    let keep = run(py, "unique_rows", rows, || dedup::unique_rows(&tables))?;
+    Ok(keep
+        .into_iter()
+        .map(|k| PyArray1::from_vec(py, k.into_iter().map(|p| p as i64).collect()))
+        .collect())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(unique_rows, m)?)?;
+    Ok(())
+}

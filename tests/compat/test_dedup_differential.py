@@ -335,14 +335,15 @@ def test_non_datasets_inputs_raise_what_axolotl_raises():
     assert_same(datasets.Dataset.from_dict({"x": [1]}), other_dataset=[{"x": 1}])
 
 
-def test_large_dataset_uses_the_pool_and_matches_axolotl(monkeypatch):
-    n = 6000
-    rows = {
-        "input_ids": [[i % 97, i % 89] for i in range(n)],
-        "text": [str(i % 500) for i in range(n)],
-    }
-    train = datasets.Dataset.from_dict(rows)
-    evals = datasets.Dataset.from_dict({k: v[:700] for k, v in rows.items()}).shuffle(seed=1)
+def test_large_datasets_use_the_pool_and_match_axolotl_fingerprints(monkeypatch):
+    def rows(lo, hi):
+        span = range(lo, hi)
+        return {"input_ids": [[i % 97, i % 89] for i in span], "text": [str(i % 500) for i in span]}
+
+    train = datasets.Dataset.from_dict(rows(0, 6000))
+    # Half of eval repeats train rows; the rest is new, and its own rows repeat once.
+    evals = datasets.Dataset.from_dict(rows(3000, 9000)).select(list(range(6000)) * 2)
+    evals = evals.shuffle(seed=1)
     assert_same(train, evals)
     assert_fast_path_taken(monkeypatch, train, evals)
 

@@ -171,3 +171,54 @@ def deduplicate_and_log_datasets(
     fast.__name__ = fast.__qualname__ = "deduplicate_and_log_datasets"
     fast.__code__ = fast.__code__.replace(co_name="deduplicate_and_log_datasets")
     return replacement(original, fast)
+
+
+_printable: list[bytes] = []
+
+
+def printable_table() -> bytes:
+    """``str.isprintable()`` of every code point, one byte each, built once per process
+    (about 0.1 s) from this interpreter, so that string reprs follow its Unicode version."""
+    if not _printable:
+        _printable.append(bytes(map(str.isprintable, map(chr, range(sys.maxunicode + 1)))))
+    return _printable[0]
+
+
+#: Below this many rows, building the printable table costs more than Axolotl's loop;
+#: once the table exists every size takes the kernel.
+SHA_MIN_ROWS_COLD = 2000
+
+
+def _deduplicate_dataset(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
+    """Mirrors ``axolotl.utils.data.utils._deduplicate_dataset`` (0.19).
+
+    Computes the same ``sha256(str(row))`` hex digests as Axolotl, in the kernel: ``str(row)``
+    is written byte for byte as CPython does (see ``rust/src/dedup/repr.rs``), so
+    ``seen_hashes`` holds exactly what Axolotl would put there, and a set filled by either
+    implementation can be passed to the other. The set passed in is updated in place and
+    returned, the kept positions go to ``dataset.select(list)``. Defers to Axolotl for the
+    inputs ``deduplicate_and_log_datasets`` defers on, and when ``seen_hashes`` is not
+    ``None`` or a plain ``set``.
+    """
+
+    def fast(dataset: Any, seen_hashes: set[str] | None = None) -> tuple[Any, set[str]]:
+        view = table_view(dataset)
+        if seen_hashes is not None and type(seen_hashes) is not set:
+            raise Defer  # a set subclass or another container: its own add/contains decide
+        if not _printable and len(dataset) < SHA_MIN_ROWS_COLD:
+            raise Defer
+        positions, digests = _native.first_row_sha256(view, printable_table())
+        if seen_hashes is None:
+            seen_hashes = set()
+        if not seen_hashes:
+            seen_hashes.update(digests)
+            unique = positions.tolist()
+        else:
+            unique = []
+            for position, digest in zip(positions.tolist(), digests, strict=True):
+                if digest not in seen_hashes:
+                    seen_hashes.add(digest)
+                    unique.append(position)
+        return select(dataset, unique), seen_hashes
+
+    return replacement(original, fast)

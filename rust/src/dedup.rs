@@ -37,6 +37,8 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::column::{ChunkedColumn, RowSelection};
 use crate::error::KernelError;
 
+pub mod repr;
+
 const NONE: u8 = 0;
 const FALSE: u8 = 1;
 const TRUE: u8 = 2;
@@ -101,12 +103,17 @@ impl Table<'_> {
         self.selection.validate(len)
     }
 
-    /// Appends the canonical encoding of the row at `position` (in selection order).
-    fn encode_row(&self, position: usize, out: &mut Vec<u8>) {
-        let row = match &self.selection {
+    /// The row of the table shown at `position` of the selection.
+    fn physical(&self, position: usize) -> usize {
+        match &self.selection {
             RowSelection::All => position,
             RowSelection::Indices(ix) => ix[position] as usize,
-        };
+        }
+    }
+
+    /// Appends the canonical encoding of the row at `position` (in selection order).
+    fn encode_row(&self, position: usize, out: &mut Vec<u8>) {
+        let row = self.physical(position);
         out.push(DICT);
         put_len(out, self.columns.len());
         for (name, col) in self.names.iter().zip(&self.columns) {

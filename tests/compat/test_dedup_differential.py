@@ -390,3 +390,92 @@ def test_rows_with_many_columns_and_duplicates_across_chunks(data):
     rows = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=60))
     train = build(schema, rows, data.draw)
     assert_same(train, build(schema, list(reversed(rows)), data.draw))
+
+
+# --- _deduplicate_dataset: the sha256(str(row)) digests themselves ---------------------
+
+PATCHED_ONE = data_utils._deduplicate_dataset
+ORIGINAL_ONE = getattr(PATCHED_ONE, "__wrapped__", None)
+
+
+@pytest.fixture(scope="module")
+def warm_printable_table():
+    from fast_axolotl.patches import dedup
+
+    dedup.printable_table()  # so that small inputs take the kernel too
+
+
+def test_deduplicate_dataset_is_patched():
+    assert ORIGINAL_ONE is not None, "_deduplicate_dataset is not patched"
+
+
+def outcome_one(func, dataset, seen):
+    try:
+        result, returned = func(dataset, seen) if seen is not None else func(dataset)
+    except Exception as exc:
+        return ("raised", type(exc), str(exc))
+    return ("returned", describe(result), returned is seen, sorted(returned))
+
+
+def assert_same_one(dataset, seen_factory):
+    expected = outcome_one(ORIGINAL_ONE, dataset, seen_factory())
+    got = outcome_one(PATCHED_ONE, dataset, seen_factory())
+    assert got == expected
+
+
+@given(st.data())
+def test_same_digests_rows_and_seen_set_as_axolotl(warm_printable_table, data):
+    schema, pool = data.draw(schema_and_pool())
+    rows = data.draw(st.lists(st.sampled_from(pool), max_size=20))
+    dataset = build(schema, rows, data.draw)
+    earlier = build(schema, data.draw(st.lists(st.sampled_from(pool), max_size=5)), data.draw)
+    _, axolotl_seen = ORIGINAL_ONE(earlier)
+    seen = data.draw(st.sampled_from(["none", "empty", "axolotl", "junk"]))
+    factory = {
+        "none": lambda: None,
+        "empty": set,
+        "axolotl": lambda: set(axolotl_seen),
+        "junk": lambda: {"not a digest", *axolotl_seen},
+    }[seen]
+    assert_same_one(dataset, factory)
+
+
+@given(st.lists(st.tuples(st.floats(), st.floats(width=32), st.text()), max_size=20))
+def test_float_and_string_reprs_hash_as_in_cpython(warm_printable_table, rows):
+    table = pa.table(
+        {
+            "f": pa.array([r[0] for r in rows], pa.float64()),
+            "f32": pa.array([r[1] for r in rows], pa.float32()),
+            "s": pa.array([r[2] for r in rows], pa.string()),
+        }
+    )
+    assert_same_one(datasets.Dataset(table), lambda: None)
+
+
+def test_a_set_filled_by_axolotl_is_honoured_by_the_kernel_and_back(warm_printable_table):
+    train = datasets.Dataset.from_dict({"t": ["a", "b", "a", "ü"]})
+    evals = datasets.Dataset.from_dict({"t": ["b", "c", "ü", "c"]})
+    _, seen = ORIGINAL_ONE(train)
+    kept, seen_after = PATCHED_ONE(evals, seen)
+    assert seen_after is seen
+    assert kept["t"] == ["c"]
+    _, kernel_seen = PATCHED_ONE(train)
+    assert kernel_seen == ORIGINAL_ONE(train)[1]
+
+
+def test_set_subclasses_and_cold_small_inputs_defer(monkeypatch):
+    from fast_axolotl import _native
+
+    def fail(*a, **k):  # pragma: no cover - reached only on a regression
+        raise AssertionError("kernel called")
+
+    class Tracking(set):
+        pass
+
+    ds = datasets.Dataset.from_dict({"t": ["a", "a"]})
+    monkeypatch.setattr(_native, "first_row_sha256", fail)
+    assert_same_one(ds, Tracking)
+    from fast_axolotl.patches import dedup
+
+    monkeypatch.setattr(dedup, "_printable", [])
+    assert_same_one(ds, lambda: None)

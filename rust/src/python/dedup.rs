@@ -2,10 +2,12 @@
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
 
 use super::arrow::{import_column, import_indices};
 use super::errors::run;
 use crate::column::RowSelection;
+use crate::dedup::repr::{self, Printable};
 use crate::dedup::{self, Table};
 
 /// One dataset: its column names, its columns (Arrow arrays or chunked arrays, in the
@@ -58,7 +60,44 @@ fn unique_rows<'py>(
         .collect())
 }
 
+/// `sha256(str(row))` of the rows of one dataset, as Axolotl computes them: the positions
+/// of the first row of each distinct digest (ascending, int64) and those rows' hex digests.
+/// `printable` holds `str.isprintable()` of every code point, one byte each.
+#[pyfunction]
+fn first_row_sha256<'py>(
+    py: Python<'py>,
+    table: PyTable<'py>,
+    printable: &Bound<'py, PyBytes>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyList>)> {
+    let (names, columns, indices) = table;
+    let columns = columns
+        .iter()
+        .zip(&names)
+        .map(|(c, n)| import_column(c, &format!("column {n:?}")))
+        .collect::<PyResult<Vec<_>>>()?;
+    let indices = indices
+        .as_ref()
+        .map(|ix| import_indices(ix, "indices"))
+        .transpose()?;
+    let table = Table {
+        names,
+        columns,
+        selection: indices
+            .as_deref()
+            .map_or(RowSelection::All, RowSelection::Indices),
+    };
+    let printable = Printable(printable.as_bytes());
+    let firsts = run(py, "first_row_sha256", table.rows(), || {
+        let digests = repr::row_sha256(&table, &printable)?;
+        Ok(repr::first_of_each(&digests))
+    })?;
+    let positions = firsts.iter().map(|(p, _)| *p as i64).collect();
+    let hexes = PyList::new(py, firsts.iter().map(|(_, d)| repr::hex(d)))?;
+    Ok((PyArray1::from_vec(py, positions), hexes))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(unique_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(first_row_sha256, m)?)?;
     Ok(())
 }

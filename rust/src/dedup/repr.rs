@@ -1,0 +1,357 @@
+//! `str(row)` and `sha256(str(row))` of a row, byte for byte as CPython writes them: the
+//! kernel behind `axolotl.utils.data.utils._deduplicate_dataset`, whose callers may keep
+//! the hex digests (`seen_hashes`) and compare them with Axolotl's own.
+//!
+//! The Python values are those `datasets` builds (see the parent module); their reprs:
+//! `None`, `True`/`False`, ints in decimal, floats as `float.__repr__` (shortest round-trip
+//! digits; scientific notation when the decimal exponent is below -4 or above 15; `nan`,
+//! `inf`), strings as `str.__repr__` (quote choice, escapes, and whether a non-ASCII
+//! character prints as itself — that last part follows the interpreter's own
+//! `str.isprintable`, given as a table, so the Unicode version is the interpreter's),
+//! lists as `[a, b]`, dicts (structs and the row) as `{'k': v}`.
+
+use std::io::Write;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
+};
+use arrow_array::Array;
+use arrow_schema::DataType;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::Table;
+use crate::error::KernelError;
+
+/// `str.isprintable()` of every code point: one byte per code point, non-zero if printable.
+pub struct Printable<'a>(pub &'a [u8]);
+
+impl Printable<'_> {
+    #[inline]
+    fn get(&self, c: char) -> bool {
+        self.0.get(c as usize).is_some_and(|&b| b != 0)
+    }
+}
+
+/// Appends `repr(s)`.
+pub fn put_str_repr(out: &mut Vec<u8>, s: &str, printable: &Printable<'_>) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    out.push(quote);
+    let bytes = s.as_bytes();
+    let mut plain = 0; // start of the run of bytes copied as they are
+    for (i, c) in s.char_indices() {
+        let escaped: Option<&[u8]> = match c {
+            '\\' => Some(b"\\\\"),
+            '\t' => Some(b"\\t"),
+            '\n' => Some(b"\\n"),
+            '\r' => Some(b"\\r"),
+            _ if c as u32 == quote as u32 => Some(if quote == b'\'' { b"\\'" } else { b"\\\"" }),
+            _ if (c as u32) < 0x20 || c as u32 == 0x7f => None,
+            _ if c.is_ascii() => continue,
+            _ if printable.get(c) => continue,
+            _ => None,
+        };
+        out.extend_from_slice(&bytes[plain..i]);
+        plain = i + c.len_utf8();
+        match escaped {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let cp = c as u32;
+                // write! to a Vec cannot fail
+                let _ = if cp <= 0xff {
+                    write!(out, "\\x{cp:02x}")
+                } else if cp <= 0xffff {
+                    write!(out, "\\u{cp:04x}")
+                } else {
+                    write!(out, "\\U{cp:08x}")
+                };
+            }
+        }
+    }
+    out.extend_from_slice(&bytes[plain..]);
+    out.push(quote);
+}
+
+/// Appends `repr(v)` for a Python float.
+pub fn put_float_repr(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"nan");
+        return;
+    }
+    if v.is_sign_negative() {
+        out.push(b'-');
+    }
+    let a = v.abs();
+    if a.is_infinite() {
+        out.extend_from_slice(b"inf");
+        return;
+    }
+    if a == 0.0 {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
+    // Rust's `{:e}` writes the shortest round-trip digits, as CPython's repr does.
+    let sci = format!("{a:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` writes an exponent");
+    let exp: i32 = exp.parse().expect("`{:e}` writes an integer exponent");
+    let digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
+    let n = digits.len() as i32;
+    let decpt = exp + 1; // digits d1 d2 ... with the decimal point after `decpt` of them
+    if decpt <= -4 || decpt > 16 {
+        out.push(digits[0]);
+        if n > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    } else if decpt <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-decpt) as usize));
+        out.extend_from_slice(&digits);
+    } else if decpt >= n {
+        out.extend_from_slice(&digits);
+        out.extend(std::iter::repeat_n(b'0', (decpt - n) as usize));
+        out.extend_from_slice(b".0");
+    } else {
+        out.extend_from_slice(&digits[..decpt as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[decpt as usize..]);
+    }
+}
+
+#[inline]
+fn put_display(out: &mut Vec<u8>, v: impl std::fmt::Display) {
+    let _ = write!(out, "{v}");
+}
+
+/// Appends `repr(array[i])`; the type was accepted by the parent module's `supported`.
+fn put_value_repr(array: &dyn Array, i: usize, out: &mut Vec<u8>, p: &Printable<'_>) {
+    if array.is_null(i) {
+        out.extend_from_slice(b"None");
+        return;
+    }
+    match array.data_type() {
+        DataType::Null => out.extend_from_slice(b"None"),
+        DataType::Boolean => out.extend_from_slice(if array.as_boolean().value(i) {
+            b"True"
+        } else {
+            b"False"
+        }),
+        DataType::Int8 => put_display(out, array.as_primitive::<Int8Type>().value(i)),
+        DataType::Int16 => put_display(out, array.as_primitive::<Int16Type>().value(i)),
+        DataType::Int32 => put_display(out, array.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => put_display(out, array.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => put_display(out, array.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => put_display(out, array.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => put_display(out, array.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => put_display(out, array.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float32 => {
+            put_float_repr(out, array.as_primitive::<Float32Type>().value(i) as f64)
+        }
+        DataType::Float64 => put_float_repr(out, array.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => put_str_repr(out, array.as_string::<i32>().value(i), p),
+        DataType::LargeUtf8 => put_str_repr(out, array.as_string::<i64>().value(i), p),
+        DataType::List(_) => {
+            let a = array.as_list::<i32>();
+            let o = a.value_offsets();
+            put_list_repr(
+                a.values().as_ref(),
+                o[i] as usize,
+                o[i + 1] as usize,
+                out,
+                p,
+            );
+        }
+        DataType::LargeList(_) => {
+            let a = array.as_list::<i64>();
+            let o = a.value_offsets();
+            put_list_repr(
+                a.values().as_ref(),
+                o[i] as usize,
+                o[i + 1] as usize,
+                out,
+                p,
+            );
+        }
+        DataType::FixedSizeList(_, _) => {
+            let a = array.as_fixed_size_list();
+            let start = a.value_offset_at(i);
+            let end = start + a.value_length() as usize;
+            put_list_repr(a.values().as_ref(), start, end, out, p);
+        }
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            out.push(b'{');
+            for (k, (f, c)) in fields.iter().zip(s.columns()).enumerate() {
+                if k > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                put_str_repr(out, f.name(), p);
+                out.extend_from_slice(b": ");
+                put_value_repr(c.as_ref(), i, out, p);
+            }
+            out.push(b'}');
+        }
+        other => unreachable!("type {other} passed `supported`"),
+    }
+}
+
+fn put_list_repr(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>, p: &Printable) {
+    out.push(b'[');
+    for j in start..end {
+        if j > start {
+            out.extend_from_slice(b", ");
+        }
+        put_value_repr(child, j, out, p);
+    }
+    out.push(b']');
+}
+
+/// Appends `str(row)` of the row at `position` (selection order): the dict repr.
+pub fn put_row_repr(table: &Table<'_>, position: usize, out: &mut Vec<u8>, p: &Printable<'_>) {
+    let row = table.physical(position);
+    out.push(b'{');
+    for (k, (name, col)) in table.names.iter().zip(&table.columns).enumerate() {
+        if k > 0 {
+            out.extend_from_slice(b", ");
+        }
+        put_str_repr(out, name, p);
+        out.extend_from_slice(b": ");
+        let (chunk, r) = col.locate(row);
+        put_value_repr(col.chunks()[chunk].as_ref(), r, out, p);
+    }
+    out.push(b'}');
+}
+
+/// Rows below this count are hashed on the calling thread.
+const PARALLEL_MIN_ROWS: usize = 512;
+
+/// `sha256(str(row).encode("utf-8")).digest()` of every row, in selection order.
+pub fn row_sha256(table: &Table<'_>, p: &Printable<'_>) -> Result<Vec<[u8; 32]>, KernelError> {
+    table.check("dataset")?;
+    let n = table.rows();
+    let digest = |buf: &mut Vec<u8>, pos: usize| -> [u8; 32] {
+        buf.clear();
+        put_row_repr(table, pos, buf, p);
+        Sha256::digest(&buf[..]).into()
+    };
+    if n < PARALLEL_MIN_ROWS {
+        let mut buf = Vec::new();
+        return Ok((0..n).map(|pos| digest(&mut buf, pos)).collect());
+    }
+    Ok(crate::parallel::install(|| {
+        (0..n)
+            .into_par_iter()
+            .with_min_len(64)
+            .map_init(Vec::new, digest)
+            .collect()
+    }))
+}
+
+/// The first position of each distinct digest, ascending, with its digest.
+pub fn first_of_each(digests: &[[u8; 32]]) -> Vec<(u64, [u8; 32])> {
+    let mut seen = std::collections::HashSet::with_capacity(digests.len());
+    digests
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| seen.insert(*d))
+        .map(|(p, d)| (p as u64, *d))
+        .collect()
+}
+
+/// Lower-case hex of a digest, as `hashlib`'s `hexdigest()`.
+pub fn hex(d: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for &b in d {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ascii_only() -> Vec<u8> {
+        (0..0x110000u32)
+            .map(|c| u8::from((0x20..0x7f).contains(&c) || c == 0xe9))
+            .collect()
+    }
+
+    fn s(v: &str) -> String {
+        let t = ascii_only();
+        let mut out = Vec::new();
+        put_str_repr(&mut out, v, &Printable(&t));
+        String::from_utf8(out).unwrap()
+    }
+
+    fn f(v: f64) -> String {
+        let mut out = Vec::new();
+        put_float_repr(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_print_as_cpython_repr() {
+        let cases = [
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1.1, "1.1"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e100, "1e+100"),
+            (5e-324, "5e-324"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (f64::NAN, "nan"),
+            (-f64::NAN, "nan"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (1.100000023841858, "1.100000023841858"),
+            (-2.5, "-2.5"),
+            (12345.678, "12345.678"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(f(v), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn strings_print_as_cpython_repr() {
+        assert_eq!(s("abc"), "'abc'");
+        assert_eq!(s("it's"), "\"it's\"");
+        assert_eq!(s("'\""), "'\\'\"'");
+        assert_eq!(s("a\\b\n\t\r\x00\x7f"), "'a\\\\b\\n\\t\\r\\x00\\x7f'");
+        assert_eq!(s("é\u{85}\u{2028}\u{1F600}"), "'é\\x85\\u2028\\U0001f600'");
+        assert_eq!(s(""), "''");
+    }
+
+    #[test]
+    fn digests_are_lower_hex() {
+        let d: [u8; 32] = Sha256::digest(b"abc").into();
+        assert_eq!(
+            hex(&d),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn first_of_each_keeps_first_positions_in_order() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let got = first_of_each(&[b, a, b, a, [3u8; 32]]);
+        let pos: Vec<u64> = got.iter().map(|(p, _)| *p).collect();
+        assert_eq!(pos, vec![0, 1, 4]);
+    }
+}

@@ -1,4 +1,5 @@
-"""``axolotl.utils.data.utils.deduplicate_and_log_datasets``: 10 to 300k rows.
+"""``axolotl.utils.data.utils.deduplicate_and_log_datasets`` (10 to 300k rows) and
+``_deduplicate_dataset`` called directly (10 and 100k rows).
 
 Inputs are ``datasets.Dataset`` objects built from pyarrow tables, seeded:
 
@@ -32,6 +33,7 @@ import pyarrow as pa
 from harness import Call, Case
 
 TARGET = "axolotl.utils.data.utils:deduplicate_and_log_datasets"
+TARGET_ONE = "axolotl.utils.data.utils:_deduplicate_dataset"
 LABEL = {10: "10", 10_000: "10k", 100_000: "100k", 300_000: "300k"}
 
 NOTES = [
@@ -193,6 +195,19 @@ def cases() -> list[Case]:
                 TARGET,
                 setup("tokenized", rows, with_eval=True),
                 rows + rows // 10,
+                memory=rows >= 100_000,
+                quick=rows <= 10,
+            )
+        )
+    # `_deduplicate_dataset` called directly computes Axolotl's SHA-256 hex digests too.
+    for kind, rows in (("tokenized", 10), ("tokenized", 100_000), ("text", 100_000)):
+        out.append(
+            Case(
+                f"dedup/_deduplicate_dataset {kind}",
+                f"{LABEL[rows]} rows",
+                TARGET_ONE,
+                setup(kind, rows),
+                rows,
                 memory=rows >= 100_000,
                 quick=rows <= 10,
             )

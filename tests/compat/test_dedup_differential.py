@@ -329,6 +329,23 @@ def test_formatted_and_decoded_datasets_defer_to_axolotl(monkeypatch):
         assert calls, ds
 
 
+def test_class_labels_and_sequences_of_dicts_take_the_fast_path(monkeypatch):
+    features = datasets.Features(
+        {
+            "label": datasets.ClassLabel(names=["no", "yes"]),
+            "turns": datasets.Sequence(
+                {"role": datasets.Value("string"), "n": datasets.Value("int32")}
+            ),
+        }
+    )
+    turns = {"role": ["user", "assistant"], "n": [1, 2]}
+    ds = datasets.Dataset.from_dict(
+        {"label": [1, 1, 0], "turns": [turns, turns, {"role": [], "n": []}]}, features=features
+    )
+    assert_same(ds)
+    assert_fast_path_taken(monkeypatch, ds)
+
+
 def test_non_datasets_inputs_raise_what_axolotl_raises():
     assert_same(None)
     assert_same([{"x": 1}, {"x": 1}])

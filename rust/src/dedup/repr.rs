@@ -45,34 +45,37 @@ pub fn put_str_repr(out: &mut Vec<u8>, s: &str, printable: &Printable<'_>) {
     out.push(quote);
     let bytes = s.as_bytes();
     let mut plain = 0; // start of the run of bytes copied as they are
-    for (i, c) in s.char_indices() {
-        let escaped: Option<&[u8]> = match c {
-            '\\' => Some(b"\\\\"),
-            '\t' => Some(b"\\t"),
-            '\n' => Some(b"\\n"),
-            '\r' => Some(b"\\r"),
-            _ if c as u32 == quote as u32 => Some(if quote == b'\'' { b"\\'" } else { b"\\\"" }),
-            _ if (c as u32) < 0x20 || c as u32 == 0x7f => None,
-            _ if c.is_ascii() => continue,
-            _ if printable.get(c) => continue,
-            _ => None,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (width, escape) = if b < 0x80 {
+            if (0x20..0x7f).contains(&b) && b != b'\\' && b != quote {
+                i += 1;
+                continue;
+            }
+            (1, b as u32)
+        } else {
+            let c = s[i..].chars().next().expect("i is on a char boundary");
+            if printable.get(c) {
+                i += c.len_utf8();
+                continue;
+            }
+            (c.len_utf8(), c as u32)
         };
         out.extend_from_slice(&bytes[plain..i]);
-        plain = i + c.len_utf8();
-        match escaped {
-            Some(e) => out.extend_from_slice(e),
-            None => {
-                let cp = c as u32;
-                // write! to a Vec cannot fail
-                let _ = if cp <= 0xff {
-                    write!(out, "\\x{cp:02x}")
-                } else if cp <= 0xffff {
-                    write!(out, "\\u{cp:04x}")
-                } else {
-                    write!(out, "\\U{cp:08x}")
-                };
-            }
-        }
+        i += width;
+        plain = i;
+        // write! to a Vec cannot fail
+        let _ = match escape {
+            0x5c => write!(out, "\\\\"),
+            0x09 => write!(out, "\\t"),
+            0x0a => write!(out, "\\n"),
+            0x0d => write!(out, "\\r"),
+            q if q == quote as u32 => write!(out, "\\{}", quote as char),
+            cp if cp <= 0xff => write!(out, "\\x{cp:02x}"),
+            cp if cp <= 0xffff => write!(out, "\\u{cp:04x}"),
+            cp => write!(out, "\\U{cp:08x}"),
+        };
     }
     out.extend_from_slice(&bytes[plain..]);
     out.push(quote);
@@ -125,9 +128,38 @@ pub fn put_float_repr(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566\
+676869707172737475767778798081828384858687888990919293949596979899";
+
+/// Appends `v` in decimal (what `repr(int)` writes), two digits at a time.
 #[inline]
-fn put_display(out: &mut Vec<u8>, v: impl std::fmt::Display) {
-    let _ = write!(out, "{v}");
+fn put_u64_dec(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[inline]
+fn put_i64_dec(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    put_u64_dec(out, v.unsigned_abs());
 }
 
 /// Appends `repr(array[i])`; the type was accepted by the parent module's `supported`.
@@ -143,14 +175,14 @@ fn put_value_repr(array: &dyn Array, i: usize, out: &mut Vec<u8>, p: &Printable<
         } else {
             b"False"
         }),
-        DataType::Int8 => put_display(out, array.as_primitive::<Int8Type>().value(i)),
-        DataType::Int16 => put_display(out, array.as_primitive::<Int16Type>().value(i)),
-        DataType::Int32 => put_display(out, array.as_primitive::<Int32Type>().value(i)),
-        DataType::Int64 => put_display(out, array.as_primitive::<Int64Type>().value(i)),
-        DataType::UInt8 => put_display(out, array.as_primitive::<UInt8Type>().value(i)),
-        DataType::UInt16 => put_display(out, array.as_primitive::<UInt16Type>().value(i)),
-        DataType::UInt32 => put_display(out, array.as_primitive::<UInt32Type>().value(i)),
-        DataType::UInt64 => put_display(out, array.as_primitive::<UInt64Type>().value(i)),
+        DataType::Int8 => put_i64_dec(out, array.as_primitive::<Int8Type>().value(i) as i64),
+        DataType::Int16 => put_i64_dec(out, array.as_primitive::<Int16Type>().value(i) as i64),
+        DataType::Int32 => put_i64_dec(out, array.as_primitive::<Int32Type>().value(i) as i64),
+        DataType::Int64 => put_i64_dec(out, array.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => put_u64_dec(out, array.as_primitive::<UInt8Type>().value(i) as u64),
+        DataType::UInt16 => put_u64_dec(out, array.as_primitive::<UInt16Type>().value(i) as u64),
+        DataType::UInt32 => put_u64_dec(out, array.as_primitive::<UInt32Type>().value(i) as u64),
+        DataType::UInt64 => put_u64_dec(out, array.as_primitive::<UInt64Type>().value(i)),
         DataType::Float32 => {
             put_float_repr(out, array.as_primitive::<Float32Type>().value(i) as f64)
         }
@@ -202,8 +234,45 @@ fn put_value_repr(array: &dyn Array, i: usize, out: &mut Vec<u8>, p: &Printable<
     }
 }
 
+/// `[a, b, ...]` of int items without nulls, straight from the values buffer.
+macro_rules! int_items {
+    ($child:expr, $t:ty, $put:ident, $as:ty, $start:expr, $end:expr, $out:expr) => {{
+        let vals = &$child.as_primitive::<$t>().values()[$start..$end];
+        for (k, &v) in vals.iter().enumerate() {
+            if k > 0 {
+                $out.extend_from_slice(b", ");
+            }
+            $put($out, v as $as);
+        }
+        true
+    }};
+}
+
+fn put_int_items(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
+    if let Some(nulls) = child.logical_nulls() {
+        if nulls.slice(start, end - start).null_count() > 0 {
+            return false;
+        }
+    }
+    match child.data_type() {
+        DataType::Int8 => int_items!(child, Int8Type, put_i64_dec, i64, start, end, out),
+        DataType::Int16 => int_items!(child, Int16Type, put_i64_dec, i64, start, end, out),
+        DataType::Int32 => int_items!(child, Int32Type, put_i64_dec, i64, start, end, out),
+        DataType::Int64 => int_items!(child, Int64Type, put_i64_dec, i64, start, end, out),
+        DataType::UInt8 => int_items!(child, UInt8Type, put_u64_dec, u64, start, end, out),
+        DataType::UInt16 => int_items!(child, UInt16Type, put_u64_dec, u64, start, end, out),
+        DataType::UInt32 => int_items!(child, UInt32Type, put_u64_dec, u64, start, end, out),
+        DataType::UInt64 => int_items!(child, UInt64Type, put_u64_dec, u64, start, end, out),
+        _ => false,
+    }
+}
+
 fn put_list_repr(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>, p: &Printable) {
     out.push(b'[');
+    if put_int_items(child, start, end, out) {
+        out.push(b']');
+        return;
+    }
     for j in start..end {
         if j > start {
             out.extend_from_slice(b", ");
@@ -336,6 +405,18 @@ mod tests {
         assert_eq!(s("a\\b\n\t\r\x00\x7f"), "'a\\\\b\\n\\t\\r\\x00\\x7f'");
         assert_eq!(s("é\u{85}\u{2028}\u{1F600}"), "'é\\x85\\u2028\\U0001f600'");
         assert_eq!(s(""), "''");
+    }
+
+    #[test]
+    fn ints_print_in_decimal() {
+        for v in [0i64, 7, 10, 99, 100, 12345, -1, -100, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            put_i64_dec(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+        let mut out = Vec::new();
+        put_u64_dec(&mut out, u64::MAX);
+        assert_eq!(String::from_utf8(out).unwrap(), u64::MAX.to_string());
     }
 
     #[test]

@@ -62,6 +62,8 @@ def table_view(dataset: Any) -> tuple[list[str], list[Any], Any]:
         raise Defer  # IterableDataset, a subclass, None, a list: Axolotl's code decides
     if dataset._format_type is not None or dataset._format_columns is not None:
         raise Defer  # formatted rows are tensors/arrays or a column subset
+    if getattr(dataset, "_indexes", None):
+        raise Defer  # `select` refuses datasets with a search index: Axolotl's error, after its log
     table = dataset.data.table
     names = list(table.column_names)
     features = dataset._info.features

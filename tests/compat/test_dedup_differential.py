@@ -346,6 +346,16 @@ def test_class_labels_and_sequences_of_dicts_take_the_fast_path(monkeypatch):
     assert_fast_path_taken(monkeypatch, ds)
 
 
+def test_dataset_with_a_search_index_raises_what_axolotl_raises():
+    class Index:
+        pass
+
+    ds = datasets.Dataset.from_dict({"x": [1, 1, 2]})
+    ds._indexes["x"] = Index()  # what add_faiss_index leaves behind; select then refuses
+    assert_same(ds)
+    assert outcome(PATCHED, ds)[0] == "raised"
+
+
 def test_non_datasets_inputs_raise_what_axolotl_raises():
     assert_same(None)
     assert_same([{"x": 1}, {"x": 1}])

@@ -17,6 +17,7 @@ import logging
 import math
 import multiprocessing
 import os
+import types
 
 import pytest
 
@@ -29,12 +30,30 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 PATCHED = data_utils.deduplicate_and_log_datasets
-ORIGINAL = getattr(PATCHED, "__wrapped__", None)
+PATCHED_ONE = data_utils._deduplicate_dataset
+ORIGINAL_ONE = getattr(PATCHED_ONE, "__wrapped__", None)
 AXOLOTL_LOGGER = "axolotl.utils.data.utils"
 
 
+def entirely_axolotl(patched):
+    """Axolotl's original `deduplicate_and_log_datasets` calling Axolotl's original
+    `_deduplicate_dataset`: its own code object, with the helper's name bound to the
+    real helper instead of the module global (which fast-axolotl patches too)."""
+    original = getattr(patched, "__wrapped__", None)
+    if original is None or ORIGINAL_ONE is None:
+        return None
+    scope = {**original.__globals__, "_deduplicate_dataset": ORIGINAL_ONE}
+    return types.FunctionType(
+        original.__code__, scope, original.__name__, original.__defaults__, original.__closure__
+    )
+
+
+ORIGINAL = entirely_axolotl(PATCHED)
+
+
 def test_fast_axolotl_is_active_in_this_environment():
-    assert ORIGINAL is not None, "deduplicate_and_log_datasets is not patched"
+    assert ORIGINAL is not None, "deduplicate_and_log_datasets or _deduplicate_dataset not patched"
+    assert ORIGINAL.__code__ is PATCHED.__wrapped__.__code__
     import axolotl.utils.data.rl as rl
     import axolotl.utils.data.sft as sft
     import axolotl.utils.data.shared as shared
@@ -420,9 +439,6 @@ def test_rows_with_many_columns_and_duplicates_across_chunks(data):
 
 
 # --- _deduplicate_dataset: the sha256(str(row)) digests themselves ---------------------
-
-PATCHED_ONE = data_utils._deduplicate_dataset
-ORIGINAL_ONE = getattr(PATCHED_ONE, "__wrapped__", None)
 
 
 @pytest.fixture(scope="module")

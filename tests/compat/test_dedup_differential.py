@@ -375,6 +375,20 @@ def test_dataset_with_a_search_index_raises_what_axolotl_raises():
     assert outcome(PATCHED, ds)[0] == "raised"
 
 
+def test_shadow_mode_sees_no_difference(monkeypatch, caplog):
+    from fast_axolotl import config
+    from fast_axolotl.patches import dedup
+
+    monkeypatch.setattr(config, "verify_mode", lambda: True)
+    shadow = dedup.deduplicate_and_log_datasets(ORIGINAL, "train-then-other")
+    train = datasets.Dataset.from_dict({"x": [1, 1, 2] * 1000, "y": list(range(3)) * 1000})
+    evals = train.shuffle(seed=0).select(range(50))
+    with caplog.at_level(logging.ERROR, logger="fast_axolotl"):
+        result = shadow(train, evals)
+    assert len(result[0]) == 3
+    assert not [r for r in caplog.records if "VERIFY" in r.getMessage()]
+
+
 def test_non_datasets_inputs_raise_what_axolotl_raises():
     assert_same(None)
     assert_same([{"x": 1}, {"x": 1}])

@@ -186,8 +186,8 @@ def printable_table() -> bytes:
     return _printable[0]
 
 
-#: Below this many rows, building the printable table costs more than Axolotl's loop;
-#: once the table exists every size takes the kernel.
+#: Below this many rows, building the printable table (needed for non-ASCII text only)
+#: costs more than Axolotl's loop; once the table exists every size takes the kernel.
 SHA_MIN_ROWS_COLD = 2000
 
 
@@ -199,17 +199,21 @@ def _deduplicate_dataset(original: Callable[..., Any], variant: str | None) -> C
     ``seen_hashes`` holds exactly what Axolotl would put there, and a set filled by either
     implementation can be passed to the other. The set passed in is updated in place and
     returned, the kept positions go to ``dataset.select(list)``. Defers to Axolotl for the
-    inputs ``deduplicate_and_log_datasets`` defers on, and when ``seen_hashes`` is not
-    ``None`` or a plain ``set``.
+    inputs ``deduplicate_and_log_datasets`` defers on, when ``seen_hashes`` is not ``None``
+    or a plain ``set``, and for inputs of non-ASCII text under ``SHA_MIN_ROWS_COLD`` rows
+    until the process has built its ``str.isprintable`` table.
     """
 
     def fast(dataset: Any, seen_hashes: set[str] | None = None) -> tuple[Any, set[str]]:
         view = table_view(dataset)
         if seen_hashes is not None and type(seen_hashes) is not set:
             raise Defer  # a set subclass or another container: its own add/contains decide
-        if not _printable and len(dataset) < SHA_MIN_ROWS_COLD:
-            raise Defer
-        positions, digests = _native.first_row_sha256(view, printable_table())
+        found = _native.first_row_sha256(view, _printable[0] if _printable else b"")
+        if found is None:  # non-ASCII text, and no table yet
+            if len(dataset) < SHA_MIN_ROWS_COLD:
+                raise Defer
+            found = _native.first_row_sha256(view, printable_table())
+        positions, digests = found
         if seen_hashes is None:
             seen_hashes = set()
         if not seen_hashes:

@@ -32,7 +32,7 @@ use arrow_array::types::{
 use arrow_array::Array;
 use arrow_schema::{DataType, Fields};
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::column::{ChunkedColumn, RowSelection};
 use crate::error::KernelError;
@@ -112,7 +112,7 @@ impl Table<'_> {
     }
 
     /// Appends the canonical encoding of the row at `position` (in selection order).
-    fn encode_row(&self, position: usize, out: &mut Vec<u8>) {
+    fn encode_row(&self, position: usize, out: &mut impl Sink) {
         let row = self.physical(position);
         out.push(DICT);
         put_len(out, self.columns.len());
@@ -165,25 +165,99 @@ fn supported(dt: &DataType) -> Result<(), DataType> {
     }
 }
 
+/// Where an encoding goes: a byte vector (to compare two rows), or straight into the
+/// hasher (so that long list buffers are hashed where they lie, not copied first).
+pub trait Sink {
+    fn push(&mut self, b: u8);
+    fn extend_from_slice(&mut self, b: &[u8]);
+    fn reserve(&mut self, _additional: usize) {}
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        Vec::push(self, b)
+    }
+    #[inline]
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        Vec::extend_from_slice(self, b)
+    }
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional)
+    }
+}
+
+/// Streams an encoding into XXH3-128: small pieces are gathered in a buffer, long slices
+/// go to the hasher directly. Equal byte streams give equal hashes however they are split.
+struct HashSink {
+    buf: Vec<u8>,
+    hasher: Xxh3,
+}
+
+impl HashSink {
+    const DIRECT: usize = 512;
+    const FLUSH: usize = 8192;
+
+    fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(Self::FLUSH + Self::DIRECT),
+            hasher: Xxh3::new(),
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.buf);
+        self.buf.clear();
+    }
+
+    /// The hash of everything written since the last `finish`.
+    fn finish(&mut self) -> u128 {
+        self.flush();
+        let h = self.hasher.digest128();
+        self.hasher.reset();
+        h
+    }
+}
+
+impl Sink for HashSink {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.buf.push(b);
+    }
+    #[inline]
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        if b.len() >= Self::DIRECT {
+            self.flush();
+            self.hasher.update(b);
+        } else {
+            self.buf.extend_from_slice(b);
+            if self.buf.len() >= Self::FLUSH {
+                self.flush();
+            }
+        }
+    }
+}
+
 #[inline]
-fn put_len(out: &mut Vec<u8>, n: usize) {
+fn put_len(out: &mut impl Sink, n: usize) {
     out.extend_from_slice(&(n as u64).to_le_bytes());
 }
 
 #[inline]
-fn put_str(out: &mut Vec<u8>, s: &str) {
+fn put_str(out: &mut impl Sink, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
 }
 
 #[inline]
-fn put_int(out: &mut Vec<u8>, v: i64) {
+fn put_int(out: &mut impl Sink, v: i64) {
     out.push(INT);
     out.extend_from_slice(&v.to_le_bytes());
 }
 
 #[inline]
-fn put_u64(out: &mut Vec<u8>, v: u64) {
+fn put_u64(out: &mut impl Sink, v: u64) {
     if v <= i64::MAX as u64 {
         put_int(out, v as i64);
     } else {
@@ -193,7 +267,7 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
 }
 
 #[inline]
-fn put_float(out: &mut Vec<u8>, v: f64) {
+fn put_float(out: &mut impl Sink, v: f64) {
     let bits = if v.is_nan() {
         f64::NAN.to_bits()
     } else {
@@ -204,7 +278,7 @@ fn put_float(out: &mut Vec<u8>, v: f64) {
 }
 
 /// Appends the encoding of `array[i]`; the type was accepted by `supported`.
-fn encode_value(array: &dyn Array, i: usize, out: &mut Vec<u8>) {
+fn encode_value(array: &dyn Array, i: usize, out: &mut impl Sink) {
     if array.is_null(i) {
         out.push(NONE);
         return;
@@ -262,7 +336,12 @@ fn encode_value(array: &dyn Array, i: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_struct(fields: &Fields, columns: &[arrow_array::ArrayRef], i: usize, out: &mut Vec<u8>) {
+fn encode_struct(
+    fields: &Fields,
+    columns: &[arrow_array::ArrayRef],
+    i: usize,
+    out: &mut impl Sink,
+) {
     out.push(DICT);
     put_len(out, fields.len());
     for (f, c) in fields.iter().zip(columns) {
@@ -285,7 +364,7 @@ macro_rules! compact_ints {
     }};
 }
 
-fn try_int_list(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
+fn try_int_list(child: &dyn Array, start: usize, end: usize, out: &mut impl Sink) -> bool {
     if end == start {
         return false; // `[]` is the same whatever the item type: the generic form
     }
@@ -329,7 +408,7 @@ fn try_int_list(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>) 
     }
 }
 
-fn encode_list(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>) {
+fn encode_list(child: &dyn Array, start: usize, end: usize, out: &mut impl Sink) {
     if try_int_list(child, start, end, out) {
         return;
     }
@@ -361,24 +440,35 @@ impl Hasher for PassThrough {
 /// Rows below this count are hashed on the calling thread: the pool costs more.
 const PARALLEL_MIN_ROWS: usize = 2048;
 
-type HashFn = fn(&[u8]) -> u128;
+/// A replacement hash over whole encodings (tests force collisions with it); `None`
+/// streams every row into XXH3-128.
+type HashFn = Option<fn(&[u8]) -> u128>;
 
 fn row_hashes(table: &Table<'_>, hash_fn: HashFn) -> Vec<u128> {
     let n = table.rows();
-    let hash = |buf: &mut Vec<u8>, p: usize| {
-        buf.clear();
-        table.encode_row(p, buf);
-        hash_fn(buf)
+    if let Some(hash_fn) = hash_fn {
+        let mut buf = Vec::new();
+        return (0..n)
+            .map(|p| {
+                buf.clear();
+                table.encode_row(p, &mut buf);
+                hash_fn(&buf)
+            })
+            .collect();
+    }
+    let hash = |sink: &mut HashSink, p: usize| {
+        table.encode_row(p, sink);
+        sink.finish()
     };
     if n < PARALLEL_MIN_ROWS {
-        let mut buf = Vec::new();
-        return (0..n).map(|p| hash(&mut buf, p)).collect();
+        let mut sink = HashSink::new();
+        return (0..n).map(|p| hash(&mut sink, p)).collect();
     }
     crate::parallel::install(|| {
         (0..n)
             .into_par_iter()
             .with_min_len(256)
-            .map_init(Vec::new, hash)
+            .map_init(HashSink::new, hash)
             .collect()
     })
 }
@@ -388,7 +478,7 @@ fn row_hashes(table: &Table<'_>, hash_fn: HashFn) -> Vec<u128> {
 /// dropped), positions ascending, as Axolotl's `_deduplicate_dataset` chained through
 /// `deduplicate_and_log_datasets` computes them.
 pub fn unique_rows(tables: &[Table<'_>]) -> Result<Vec<Vec<u64>>, KernelError> {
-    unique_rows_with(tables, xxh3_128)
+    unique_rows_with(tables, None)
 }
 
 fn unique_rows_with(tables: &[Table<'_>], hash_fn: HashFn) -> Result<Vec<Vec<u64>>, KernelError> {
@@ -440,6 +530,7 @@ mod tests {
     };
     use arrow_schema::Field;
     use std::sync::Arc;
+    use xxhash_rust::xxh3::xxh3_128;
 
     fn table(cols: Vec<(&str, ArrayRef)>) -> Table<'static> {
         Table {
@@ -624,6 +715,23 @@ mod tests {
     }
 
     #[test]
+    fn streamed_hashes_equal_one_shot_hashes_of_the_encoding() {
+        let long: Vec<i64> = (0..1000).collect();
+        let t = table(vec![(
+            "x",
+            Arc::new(
+                arrow_array::ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+                    Some(long.iter().map(|&v| Some(v)).collect::<Vec<_>>()),
+                    Some(vec![Some(1)]),
+                ]),
+            ) as ArrayRef,
+        )]);
+        let streamed = row_hashes(&t, None);
+        let one_shot = row_hashes(&t, Some(xxh3_128));
+        assert_eq!(streamed, one_shot);
+    }
+
+    #[test]
     fn hash_collisions_never_drop_distinct_rows() {
         // Every row hashes alike: only the encoding comparison tells rows apart.
         let t = table(vec![(
@@ -634,7 +742,7 @@ mod tests {
             "x",
             Arc::new(Int64Array::from(vec![3, 4])) as ArrayRef,
         )]);
-        let got = unique_rows_with(&[t, u], |_| 42).unwrap();
+        let got = unique_rows_with(&[t, u], Some(|_| 42)).unwrap();
         assert_eq!(got, vec![vec![0, 1, 3], vec![1]]);
     }
 }

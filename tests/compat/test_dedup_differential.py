@@ -23,6 +23,7 @@ import pytest
 
 pytestmark = pytest.mark.axolotl
 
+np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
 datasets = pytest.importorskip("datasets")
 import axolotl.utils.data.utils as data_utils  # noqa: E402
@@ -530,9 +531,25 @@ def test_set_subclasses_and_cold_small_inputs_defer(monkeypatch):
         pass
 
     ds = datasets.Dataset.from_dict({"t": ["a", "a"]})
+    real = _native.first_row_sha256
     monkeypatch.setattr(_native, "first_row_sha256", fail)
     assert_same_one(ds, Tracking)
     from fast_axolotl.patches import dedup
 
+    # Without the printable table: ASCII text takes the kernel, non-ASCII text defers.
     monkeypatch.setattr(dedup, "_printable", [])
+    calls = []
+    monkeypatch.setattr(_native, "first_row_sha256", lambda *a: calls.append(1) or real(*a))
+    assert_same_one(ds, lambda: None)
+    assert calls and not dedup._printable
+    assert_same_one(datasets.Dataset.from_dict({"t": ["é", "é"]}), lambda: None)
+    assert not dedup._printable
+
+
+def test_float32_values_whose_repr_is_a_rounding_tie_hash_as_in_cpython(warm_printable_table):
+    # Float32 values widened to float64 often end in ...5 at the 17th digit: repr picks
+    # the even neighbour there (0.71854400634765625 -> 0.7185440063476562).
+    values = np.random.default_rng(0).random(4000).astype(np.float32)
+    values[0] = np.float32(0.718544)
+    ds = datasets.Dataset(pa.table({"score": pa.array(values)}))
     assert_same_one(ds, lambda: None)

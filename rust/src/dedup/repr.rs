@@ -99,13 +99,27 @@ pub fn put_float_repr(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(b"0.0");
         return;
     }
-    // Rust's `{:e}` writes the shortest round-trip digits, as CPython's repr does.
-    let sci = format!("{a:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` writes an exponent");
-    let exp: i32 = exp.parse().expect("`{:e}` writes an integer exponent");
-    let digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
-    let n = digits.len() as i32;
-    let decpt = exp + 1; // digits d1 d2 ... with the decimal point after `decpt` of them
+    // Shortest round-trip digits, ties to even, as CPython's repr (David Gay's dtoa mode 0)
+    // chooses them; Rust's own `{:e}` rounds such ties up (0.71854400634765625 prints
+    // ...563 there, ...562 in Python). Ryu writes "123.45", "1e16" or "1.5e-7": normalise
+    // to digits and the position of the decimal point.
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(a);
+    let (mantissa, exp) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().expect("ryu writes an integer exponent")),
+        None => (text, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
+    let mut decpt = int_part.len() as i32 + exp;
+    let leading = digits.iter().take_while(|&&d| d == b'0').count();
+    digits.drain(..leading);
+    decpt -= leading as i32;
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    let exp = decpt - 1;
+    let n = digits.len() as i32; // digits d1 d2 ... with the decimal point after `decpt`
     if decpt <= -4 || decpt > 16 {
         out.push(digits[0]);
         if n > 1 {
@@ -301,9 +315,50 @@ pub fn put_row_repr(table: &Table<'_>, position: usize, out: &mut Vec<u8>, p: &P
 /// Rows below this count are hashed on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 512;
 
-/// `sha256(str(row).encode("utf-8")).digest()` of every row, in selection order.
-pub fn row_sha256(table: &Table<'_>, p: &Printable<'_>) -> Result<Vec<[u8; 32]>, KernelError> {
+/// True if some string in the array (values, or field names of structs) may hold a
+/// non-ASCII character. Looks at whole value buffers, so a slice may answer true for
+/// bytes outside it: that only costs the table.
+fn may_hold_non_ascii(array: &dyn Array) -> bool {
+    match array.data_type() {
+        DataType::Utf8 => !array.as_string::<i32>().values().is_ascii(),
+        DataType::LargeUtf8 => !array.as_string::<i64>().values().is_ascii(),
+        DataType::List(_) => may_hold_non_ascii(array.as_list::<i32>().values().as_ref()),
+        DataType::LargeList(_) => may_hold_non_ascii(array.as_list::<i64>().values().as_ref()),
+        DataType::FixedSizeList(_, _) => {
+            may_hold_non_ascii(array.as_fixed_size_list().values().as_ref())
+        }
+        DataType::Struct(fields) => {
+            fields.iter().any(|f| !f.name().is_ascii())
+                || array
+                    .as_struct()
+                    .columns()
+                    .iter()
+                    .any(|c| may_hold_non_ascii(c.as_ref()))
+        }
+        _ => false,
+    }
+}
+
+/// True if writing this table's rows needs `str.isprintable` of non-ASCII characters.
+pub fn needs_printable(table: &Table<'_>) -> bool {
+    table.names.iter().any(|n| !n.is_ascii())
+        || table
+            .columns
+            .iter()
+            .flat_map(|c| c.chunks())
+            .any(|a| may_hold_non_ascii(a.as_ref()))
+}
+
+/// `sha256(str(row).encode("utf-8")).digest()` of every row, in selection order; `None`
+/// when the table holds non-ASCII text and `p` is empty (the caller builds the table).
+pub fn row_sha256(
+    table: &Table<'_>,
+    p: &Printable<'_>,
+) -> Result<Option<Vec<[u8; 32]>>, KernelError> {
     table.check("dataset")?;
+    if p.0.is_empty() && needs_printable(table) {
+        return Ok(None);
+    }
     let n = table.rows();
     let digest = |buf: &mut Vec<u8>, pos: usize| -> [u8; 32] {
         buf.clear();
@@ -312,15 +367,15 @@ pub fn row_sha256(table: &Table<'_>, p: &Printable<'_>) -> Result<Vec<[u8; 32]>,
     };
     if n < PARALLEL_MIN_ROWS {
         let mut buf = Vec::new();
-        return Ok((0..n).map(|pos| digest(&mut buf, pos)).collect());
+        return Ok(Some((0..n).map(|pos| digest(&mut buf, pos)).collect()));
     }
-    Ok(crate::parallel::install(|| {
+    Ok(Some(crate::parallel::install(|| {
         (0..n)
             .into_par_iter()
             .with_min_len(64)
             .map_init(Vec::new, digest)
             .collect()
-    }))
+    })))
 }
 
 /// The first position of each distinct digest, ascending, with its digest.
@@ -369,6 +424,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the exact values are the point
     fn floats_print_as_cpython_repr() {
         let cases = [
             (1.0, "1.0"),
@@ -389,6 +445,11 @@ mod tests {
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (1.100000023841858, "1.100000023841858"),
+            (0.71854400634765625, "0.7185440063476562"),
+            (9007199254740993.0, "9007199254740992.0"),
+            (1e23, "1e+23"),
+            (123456.0, "123456.0"),
+            (0.5, "0.5"),
             (-2.5, "-2.5"),
             (12345.678, "12345.678"),
         ];
@@ -417,6 +478,23 @@ mod tests {
         let mut out = Vec::new();
         put_u64_dec(&mut out, u64::MAX);
         assert_eq!(String::from_utf8(out).unwrap(), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn ascii_tables_need_no_printable_table() {
+        use crate::column::{ChunkedColumn, RowSelection};
+        use arrow_array::{ArrayRef, StringArray};
+        use std::sync::Arc;
+        let t = |v: &str| Table {
+            names: vec!["s".into()],
+            columns: vec![ChunkedColumn::new(vec![
+                Arc::new(StringArray::from(vec![v])) as ArrayRef
+            ])
+            .unwrap()],
+            selection: RowSelection::All,
+        };
+        assert!(row_sha256(&t("plain"), &Printable(&[])).unwrap().is_some());
+        assert!(row_sha256(&t("é"), &Printable(&[])).unwrap().is_none());
     }
 
     #[test]

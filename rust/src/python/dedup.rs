@@ -60,15 +60,20 @@ fn unique_rows<'py>(
         .collect())
 }
 
+/// Positions of first rows and their hex digests.
+type Firsts<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyList>);
+
 /// `sha256(str(row))` of the rows of one dataset, as Axolotl computes them: the positions
 /// of the first row of each distinct digest (ascending, int64) and those rows' hex digests.
-/// `printable` holds `str.isprintable()` of every code point, one byte each.
+/// `printable` holds `str.isprintable()` of every code point, one byte each; it may be
+/// empty while the table holds only ASCII text. None if the table holds other text and
+/// `printable` is empty.
 #[pyfunction]
 fn first_row_sha256<'py>(
     py: Python<'py>,
     table: PyTable<'py>,
     printable: &Bound<'py, PyBytes>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyList>)> {
+) -> PyResult<Option<Firsts<'py>>> {
     let (names, columns, indices) = table;
     let columns = columns
         .iter()
@@ -89,11 +94,14 @@ fn first_row_sha256<'py>(
     let printable = Printable(printable.as_bytes());
     let firsts = run(py, "first_row_sha256", table.rows(), || {
         let digests = repr::row_sha256(&table, &printable)?;
-        Ok(repr::first_of_each(&digests))
+        Ok(digests.map(|d| repr::first_of_each(&d)))
     })?;
+    let Some(firsts) = firsts else {
+        return Ok(None);
+    };
     let positions = firsts.iter().map(|(p, _)| *p as i64).collect();
     let hexes = PyList::new(py, firsts.iter().map(|(_, d)| repr::hex(d)))?;
-    Ok((PyArray1::from_vec(py, positions), hexes))
+    Ok(Some((PyArray1::from_vec(py, positions), hexes)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

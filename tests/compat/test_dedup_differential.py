@@ -74,7 +74,9 @@ INTS = {
     "uint32": (pa.uint32(), 0, 2**32 - 1),
     "uint64": (pa.uint64(), 0, 2**64 - 1),
 }
+# 0.71854400634765625 (a float32 value) sits on a rounding tie of the shortest repr.
 SPECIAL_FLOATS = [0.0, -0.0, math.nan, -math.nan, math.inf, -math.inf, 1.0, 1.1, 1e16, 1e-5]
+SPECIAL_FLOATS += [0.71854400634765625, 9007199254740993.0]
 SPECIAL_TEXT = ["", "a", "'", '"', "'\"", "\\", "\n", "é", "日本", "\x00", "\u2028", "🙂"]
 
 

@@ -37,7 +37,7 @@ def unique_rows(
 
 def first_row_sha256(
     table: tuple[list[str], list[Any], Any | None], printable: bytes
-) -> tuple[npt.NDArray[np.int64], list[str]] | None:
+) -> tuple[list[int], list[str]] | None:
     """Positions of the first row of each distinct `sha256(str(row))` and their hex digests;
     `printable` holds `str.isprintable()` of every code point, one byte each, or is empty
     (then None when the table holds non-ASCII text)."""

@@ -213,18 +213,17 @@ def _deduplicate_dataset(original: Callable[..., Any], variant: str | None) -> C
             if len(dataset) < SHA_MIN_ROWS_COLD:
                 raise Defer
             found = _native.first_row_sha256(view, printable_table())
-        positions, digests = found
+        unique, digests = found
+        del found
         if seen_hashes is None:
             seen_hashes = set()
         if not seen_hashes:
             seen_hashes.update(digests)
-            unique = positions.tolist()
         else:
-            unique = []
-            for position, digest in zip(positions.tolist(), digests, strict=True):
-                if digest not in seen_hashes:
-                    seen_hashes.add(digest)
-                    unique.append(position)
+            kept = [p for p, d in zip(unique, digests, strict=True) if d not in seen_hashes]
+            seen_hashes.update(digests)
+            unique = kept
+        del digests  # the set holds the strings it needs; free the list before `select`
         return select(dataset, unique), seen_hashes
 
     return replacement(original, fast)

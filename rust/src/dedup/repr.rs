@@ -312,6 +312,38 @@ pub fn put_row_repr(table: &Table<'_>, position: usize, out: &mut Vec<u8>, p: &P
     out.push(b'}');
 }
 
+/// The repr is fed to SHA-256 in pieces of about this size, column by column, so that a
+/// long row never needs a buffer of its own size.
+const FLUSH_AT: usize = 8192;
+
+/// Feeds `str(row)` of the row at `position` to `hasher`, through `buf`.
+fn hash_row_repr(
+    table: &Table<'_>,
+    position: usize,
+    buf: &mut Vec<u8>,
+    hasher: &mut Sha256,
+    p: &Printable<'_>,
+) {
+    let row = table.physical(position);
+    buf.clear();
+    buf.push(b'{');
+    for (k, (name, col)) in table.names.iter().zip(&table.columns).enumerate() {
+        if k > 0 {
+            buf.extend_from_slice(b", ");
+        }
+        put_str_repr(buf, name, p);
+        buf.extend_from_slice(b": ");
+        let (chunk, r) = col.locate(row);
+        put_value_repr(col.chunks()[chunk].as_ref(), r, buf, p);
+        if buf.len() >= FLUSH_AT {
+            hasher.update(&buf[..]);
+            buf.clear();
+        }
+    }
+    buf.push(b'}');
+    hasher.update(&buf[..]);
+}
+
 /// Rows below this count are hashed on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 512;
 
@@ -360,42 +392,40 @@ pub fn row_sha256(
         return Ok(None);
     }
     let n = table.rows();
-    let digest = |buf: &mut Vec<u8>, pos: usize| -> [u8; 32] {
-        buf.clear();
-        put_row_repr(table, pos, buf, p);
-        Sha256::digest(&buf[..]).into()
+    let digest = |state: &mut (Vec<u8>, Sha256), pos: usize| -> [u8; 32] {
+        let (buf, hasher) = state;
+        hash_row_repr(table, pos, buf, hasher, p);
+        hasher.finalize_reset().into()
     };
+    let state = || (Vec::with_capacity(2 * FLUSH_AT), Sha256::new());
     if n < PARALLEL_MIN_ROWS {
-        let mut buf = Vec::new();
-        return Ok(Some((0..n).map(|pos| digest(&mut buf, pos)).collect()));
+        let mut st = state();
+        return Ok(Some((0..n).map(|pos| digest(&mut st, pos)).collect()));
     }
     Ok(Some(crate::parallel::install(|| {
         (0..n)
             .into_par_iter()
             .with_min_len(64)
-            .map_init(Vec::new, digest)
+            .map_init(state, digest)
             .collect()
     })))
 }
 
 /// The first position of each distinct digest, ascending, with its digest.
-pub fn first_of_each(digests: &[[u8; 32]]) -> Vec<(u64, [u8; 32])> {
+pub fn first_of_each(digests: &[[u8; 32]]) -> Vec<usize> {
     let mut seen = std::collections::HashSet::with_capacity(digests.len());
-    digests
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| seen.insert(*d))
-        .map(|(p, d)| (p as u64, *d))
+    (0..digests.len())
+        .filter(|&p| seen.insert(&digests[p]))
         .collect()
 }
 
 /// Lower-case hex of a digest, as `hashlib`'s `hexdigest()`.
-pub fn hex(d: &[u8; 32]) -> String {
+pub fn hex(d: &[u8; 32]) -> [u8; 64] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for &b in d {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
+    let mut s = [0u8; 64];
+    for (i, &b) in d.iter().enumerate() {
+        s[2 * i] = HEX[(b >> 4) as usize];
+        s[2 * i + 1] = HEX[(b & 15) as usize];
     }
     s
 }
@@ -481,6 +511,33 @@ mod tests {
     }
 
     #[test]
+    fn streamed_digest_is_the_digest_of_the_whole_repr() {
+        use crate::column::{ChunkedColumn, RowSelection};
+        use arrow_array::{ArrayRef, StringArray};
+        use std::sync::Arc;
+        let long = "x".repeat(3 * FLUSH_AT);
+        let col = || {
+            ChunkedColumn::new(vec![
+                Arc::new(StringArray::from(vec![long.as_str(), "a"])) as ArrayRef
+            ])
+            .unwrap()
+        };
+        let t = Table {
+            names: vec!["a".into(), "b".into()],
+            columns: vec![col(), col()],
+            selection: RowSelection::All,
+        };
+        let table = ascii_only();
+        let p = Printable(&table);
+        let got = row_sha256(&t, &p).unwrap().unwrap();
+        for (pos, d) in got.iter().enumerate() {
+            let mut whole = Vec::new();
+            put_row_repr(&t, pos, &mut whole, &p);
+            assert_eq!(d[..], Sha256::digest(&whole)[..]);
+        }
+    }
+
+    #[test]
     fn ascii_tables_need_no_printable_table() {
         use crate::column::{ChunkedColumn, RowSelection};
         use arrow_array::{ArrayRef, StringArray};
@@ -501,8 +558,8 @@ mod tests {
     fn digests_are_lower_hex() {
         let d: [u8; 32] = Sha256::digest(b"abc").into();
         assert_eq!(
-            hex(&d),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            &hex(&d)[..],
+            b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 
@@ -510,7 +567,6 @@ mod tests {
     fn first_of_each_keeps_first_positions_in_order() {
         let (a, b) = ([1u8; 32], [2u8; 32]);
         let got = first_of_each(&[b, a, b, a, [3u8; 32]]);
-        let pos: Vec<u64> = got.iter().map(|(p, _)| *p).collect();
-        assert_eq!(pos, vec![0, 1, 4]);
+        assert_eq!(got, vec![0, 1, 4]);
     }
 }

@@ -2,7 +2,7 @@
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::arrow::{import_column, import_indices};
 use super::errors::run;
@@ -61,7 +61,7 @@ fn unique_rows<'py>(
 }
 
 /// Positions of first rows and their hex digests.
-type Firsts<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyList>);
+type Firsts<'py> = (Bound<'py, PyList>, Bound<'py, PyList>);
 
 /// `sha256(str(row))` of the rows of one dataset, as Axolotl computes them: the positions
 /// of the first row of each distinct digest (ascending, int64) and those rows' hex digests.
@@ -94,14 +94,23 @@ fn first_row_sha256<'py>(
     let printable = Printable(printable.as_bytes());
     let firsts = run(py, "first_row_sha256", table.rows(), || {
         let digests = repr::row_sha256(&table, &printable)?;
-        Ok(digests.map(|d| repr::first_of_each(&d)))
+        Ok(digests.map(|d| {
+            let firsts = repr::first_of_each(&d);
+            (d, firsts)
+        }))
     })?;
-    let Some(firsts) = firsts else {
+    let Some((digests, firsts)) = firsts else {
         return Ok(None);
     };
-    let positions = firsts.iter().map(|(p, _)| *p as i64).collect();
-    let hexes = PyList::new(py, firsts.iter().map(|(_, d)| repr::hex(d)))?;
-    Ok(Some((PyArray1::from_vec(py, positions), hexes)))
+    let positions = PyList::new(py, &firsts)?;
+    let hexes = PyList::new(
+        py,
+        firsts.iter().map(|&p| {
+            let h = repr::hex(&digests[p]);
+            PyString::new(py, std::str::from_utf8(&h).expect("hex digits are ASCII"))
+        }),
+    )?;
+    Ok(Some((positions, hexes)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

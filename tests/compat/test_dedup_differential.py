@@ -368,6 +368,15 @@ def test_class_labels_and_sequences_of_dicts_take_the_fast_path(monkeypatch):
     assert_fast_path_taken(monkeypatch, ds)
 
 
+def test_select_fingerprint_shortcut_matches_datasets_on_long_lists():
+    from fast_axolotl.patches import dedup
+
+    assert dedup._fingerprint_shortcut_holds()
+    ds = datasets.Dataset.from_dict({"x": list(range(70_000))}).shuffle(seed=3)
+    positions = sorted({(i * 104_729) % 70_000 for i in range(60_000)})
+    assert dedup.select(ds, positions)._fingerprint == ds.select(positions)._fingerprint
+
+
 def test_dataset_with_a_search_index_raises_what_axolotl_raises():
     class Index:
         pass

@@ -146,26 +146,29 @@ const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566\
 676869707172737475767778798081828384858687888990919293949596979899";
 
-/// Appends `v` in decimal (what `repr(int)` writes), two digits at a time.
+/// Appends `v` in decimal (what `repr(int)` writes), two digits at a time, straight into
+/// the vector (a copy of a variable-length piece would be a `memcpy` call per number).
 #[inline]
 fn put_u64_dec(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    let n = v.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let start = out.len();
+    out.resize(start + n, b'0');
+    let digits = &mut out[start..];
+    let mut i = n;
     while v >= 100 {
         let r = (v % 100) as usize * 2;
         v /= 100;
         i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+        digits[i] = DIGIT_PAIRS[r];
+        digits[i + 1] = DIGIT_PAIRS[r + 1];
     }
     if v >= 10 {
         let r = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+        digits[0] = DIGIT_PAIRS[r];
+        digits[1] = DIGIT_PAIRS[r + 1];
     } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
+        digits[0] = b'0' + v as u8;
     }
-    out.extend_from_slice(&buf[i..]);
 }
 
 #[inline]
@@ -500,14 +503,35 @@ mod tests {
 
     #[test]
     fn ints_print_in_decimal() {
-        for v in [0i64, 7, 10, 99, 100, 12345, -1, -100, i64::MIN, i64::MAX] {
+        for v in [
+            0i64,
+            7,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            -1,
+            -100,
+            i64::MIN,
+            i64::MAX,
+        ] {
             let mut out = Vec::new();
             put_i64_dec(&mut out, v);
             assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
         }
-        let mut out = Vec::new();
-        put_u64_dec(&mut out, u64::MAX);
-        assert_eq!(String::from_utf8(out).unwrap(), u64::MAX.to_string());
+        let mut edges = vec![u64::MAX];
+        for k in 1..20 {
+            edges.extend([10u64.pow(k) - 1, 10u64.pow(k), 10u64.pow(k) + 1]);
+        }
+        for v in edges {
+            let mut out = b"x".to_vec();
+            put_u64_dec(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("x{v}"));
+        }
     }
 
     #[test]

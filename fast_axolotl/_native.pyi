@@ -10,6 +10,7 @@ __all__ = [
     "UnsupportedInput",
     "__version__",
     "ffd_fits",
+    "first_row_sha256",
     "integer_values",
     "list_last_plus_one",
     "list_lengths",
@@ -19,6 +20,7 @@ __all__ = [
     "pack_next_fit",
     "pack_token_stream",
     "pad_batch",
+    "unique_rows",
 ]
 
 __version__: str
@@ -95,3 +97,15 @@ def pack_token_stream(
     input_ids: Any, attention_mask: Any, eos_token_id: Any, pad_token_id: Any, max_tokens: Any
 ) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
     """The packing of Axolotl's `encode_streaming` after tokenization."""
+def unique_rows(
+    tables: list[tuple[list[str], list[Any], Any | None]],
+) -> list[npt.NDArray[np.int64]]:
+    """Per dataset `(column names, Arrow columns, indices mapping or None)`, the positions of
+    the first row of each class of rows with equal Python repr, across the datasets in order."""
+
+def first_row_sha256(
+    table: tuple[list[str], list[Any], Any | None], printable: bytes
+) -> tuple[list[int], list[str]] | None:
+    """Positions of the first row of each distinct `sha256(str(row))` and their hex digests;
+    `printable` holds `str.isprintable()` of every code point, one byte each, or is empty
+    (then None when the table holds non-ASCII text)."""

@@ -144,6 +144,26 @@ ENTRIES: tuple[Entry, ...] = (
         # The torch.cat body: [eos, pad] appended, full-buffer flush, padding to max_tokens.
         fingerprints={"3d281d45018761b5": "torch-cat-buffers"},
     ),
+    Entry(
+        target="axolotl.utils.data.utils:deduplicate_and_log_datasets",
+        replacement="fast_axolotl.patches.dedup:deduplicate_and_log_datasets",
+        group="dedup",
+        signature="(dataset: datasets.arrow_dataset.Dataset, other_dataset: "
+        "datasets.arrow_dataset.Dataset | None = None, dataset_name: str | None = 'train', "
+        "other_name: str | None = 'eval') -> tuple[datasets.arrow_dataset.Dataset, "
+        "datasets.arrow_dataset.Dataset | None]",
+        # Four log lines around two `_deduplicate_dataset` calls sharing the seen set.
+        fingerprints={"3ade1d1f2bcc1429": "train-then-other"},
+    ),
+    Entry(
+        target="axolotl.utils.data.utils:_deduplicate_dataset",
+        replacement="fast_axolotl.patches.dedup:_deduplicate_dataset",
+        group="dedup",
+        signature="(dataset: datasets.arrow_dataset.Dataset, seen_hashes: set[str] | None = None)"
+        " -> tuple[datasets.arrow_dataset.Dataset, set[str]]",
+        # First row of each sha256(str(row)) not yet in seen_hashes.
+        fingerprints={"2ae21f07f00693ce": "sha256-of-str-row"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

@@ -5,6 +5,7 @@
 
 pub mod collate;
 pub mod column;
+pub mod dedup;
 pub mod error;
 pub mod lengths;
 pub mod packing;

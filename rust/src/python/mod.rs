@@ -2,6 +2,7 @@
 
 mod arrow;
 mod collate;
+mod dedup;
 mod errors;
 mod lengths;
 mod packing;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    dedup::register(m)?;
     lengths::register(m)?;
     collate::register(m)?;
     packing::register(m)?;

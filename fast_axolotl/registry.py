@@ -49,6 +49,36 @@ ENTRIES: tuple[Entry, ...] = (
         # The body with the `length` / `position_ids` / `from_arrow` / `input_ids` branches.
         fingerprints={"df376fb725a0a3a2": "four-branches"},
     ),
+    Entry(
+        target="axolotl.utils.trainer:filter_sequences_by_length",
+        replacement="fast_axolotl.patches.trainer:filter_sequences_by_length",
+        group="filters",
+        signature="(sample, sequence_len=2048, min_sequence_len=2, raise_on_drop=False)",
+        # `min_sequence_len or 2`, scalar False on empty input, single/batched branches.
+        fingerprints={"29a5783c9259f9ff": "range-or-raise"},
+    ),
+    Entry(
+        target="axolotl.utils.data.utils:keep_min_len",
+        replacement="fast_axolotl.patches.data_filters:keep_min_len",
+        group="filters",
+        signature="(sample, min_sequence_len=2)",
+        fingerprints={"42dbfe96f6e9992f": "batched-min-len"},
+    ),
+    Entry(
+        target="axolotl.utils.trainer:add_position_ids",
+        replacement="fast_axolotl.patches.trainer:add_position_ids",
+        group="position_ids",
+        signature="(sample)",
+        fingerprints={"884bf8e2aa8d775e": "single-or-batched"},
+    ),
+    Entry(
+        target="axolotl.utils.data.utils:truncate_long_seq",
+        replacement="fast_axolotl.patches.data_filters:truncate_long_seq",
+        group="truncate",
+        signature="(sample, sequence_len=2048)",
+        # Cuts input_ids, attention_mask, labels, position_ids of rows with long input_ids.
+        fingerprints={"2c1a98ff5c1dcaac": "four-columns"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

@@ -5,8 +5,10 @@
 
 pub mod column;
 pub mod error;
+pub mod filters;
 pub mod lengths;
 pub mod parallel;
+pub mod position_ids;
 
 #[cfg(feature = "python")]
 mod python;

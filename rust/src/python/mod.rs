@@ -2,6 +2,7 @@
 
 mod arrow;
 mod errors;
+mod filters;
 mod lengths;
 
 use pyo3::prelude::*;
@@ -12,5 +13,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     lengths::register(m)?;
+    filters::register(m)?;
     Ok(())
 }

@@ -1,0 +1,71 @@
+"""Reading the Arrow data behind a ``datasets`` batch instead of its Python lists.
+
+``datasets.map``/``filter`` with ``batched=True`` hand the function a ``LazyBatch``: a dict
+whose values are formatted (Arrow -> Python lists) on first access, built over the batch's
+``pa_table``. A key still in ``keys_to_format`` has been neither read nor replaced, so its
+``pa_table`` column is exactly what the function would have seen as lists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Any
+
+import numpy as np
+
+from fast_axolotl.patches._common import Defer
+
+#: int64 bounds: thresholds outside them are left to Axolotl's Python comparison.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def _lazy_batch_types() -> tuple[type, type] | None:
+    formatting = sys.modules.get("datasets.formatting.formatting")
+    if formatting is None:
+        return None
+    return formatting.LazyBatch, formatting.PythonFormatter
+
+
+def pristine_column(sample: Any, key: str) -> Any:
+    """The ``pa_table`` column behind ``sample[key]`` when ``sample`` is an untouched key of
+    a plain-Python ``LazyBatch``; otherwise Defer (Axolotl's own code reads the lists)."""
+    types = _lazy_batch_types()
+    if types is None or type(sample) is not types[0]:
+        raise Defer
+    if type(sample.formatter) is not types[1]:
+        raise Defer  # numpy/torch/... formats hand the function arrays, not lists
+    if key not in sample.keys_to_format:
+        raise Defer  # read, replaced or deleted already: the dict value is what counts
+    table = sample.pa_table
+    if key not in table.column_names:
+        raise Defer
+    return table.column(key)
+
+
+def is_list_type(column: Any) -> bool:
+    import pyarrow as pa
+
+    t = column.type
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t))
+
+
+def int_arg(value: Any) -> int:
+    """``value`` if it is a plain int within int64; otherwise Defer."""
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        raise Defer
+    return value
+
+
+def split_rows(offsets: np.ndarray, values: np.ndarray) -> list[Any]:
+    """One numpy view per row of an (offsets, values) list layout.
+
+    When every row is empty the rows are empty Python lists: ``datasets`` infers a type
+    from the first non-empty numpy row, and with none it must see what Axolotl's lists
+    give (``list<null>`` for a new column).
+    """
+    if len(values) == 0:
+        return [[] for _ in range(len(offsets) - 1)]
+    bounds = offsets.tolist()
+    return [values[a:b] for a, b in itertools.pairwise(bounds)]

@@ -79,6 +79,24 @@ ENTRIES: tuple[Entry, ...] = (
         # Cuts input_ids, attention_mask, labels, position_ids of rows with long input_ids.
         fingerprints={"2c1a98ff5c1dcaac": "four-columns"},
     ),
+    Entry(
+        target="axolotl.utils.trainer:process_datasets_for_packing",
+        replacement="fast_axolotl.patches.trainer:process_datasets_for_packing",
+        group="filters",
+        signature="(cfg, train_dataset, eval_dataset)",
+        # 0.19 drops rows whose labels are all -100 and raises when none is left
+        # (up to 0.18 the nested filter kept every row: a different fingerprint, not patched).
+        fingerprints={"3e2db3299efea4e4": "drop-and-raise"},
+    ),
+    Entry(
+        target="axolotl.utils.trainer:process_pretraining_datasets_for_packing",
+        replacement="fast_axolotl.patches.trainer:process_pretraining_datasets_for_packing",
+        group="filters",
+        signature=(
+            "(train_dataset, sequence_len, skip_position_ids=True, drop_attention_mask=False)"
+        ),
+        fingerprints={"d9cfa001b7fc36c6": "per-row-length-filter"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

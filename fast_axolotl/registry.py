@@ -97,6 +97,16 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         fingerprints={"d9cfa001b7fc36c6": "per-row-length-filter"},
     ),
+    Entry(
+        target="axolotl.utils.data.utils:handle_long_seq_in_dataset",
+        replacement="fast_axolotl.patches.data_filters:handle_long_seq_in_dataset",
+        group="truncate",
+        signature=(
+            "(dataset: datasets.arrow_dataset.Dataset, sequence_len: int, "
+            "cfg: axolotl.utils.dict.DictDefault) -> datasets.arrow_dataset.Dataset"
+        ),
+        fingerprints={"3bd437b3a067b54e": "drop-raise-truncate"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

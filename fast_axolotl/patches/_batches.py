@@ -69,3 +69,36 @@ def split_rows(offsets: np.ndarray, values: np.ndarray) -> list[Any]:
         return [[] for _ in range(len(offsets) - 1)]
     bounds = offsets.tolist()
     return [values[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def fresh_batch_table(sample: Any) -> Any:
+    """The ``pa_table`` of a plain-Python ``LazyBatch`` none of whose keys was read, set or
+    deleted (what ``datasets.map`` hands a function); otherwise Defer."""
+    types = _lazy_batch_types()
+    if types is None or type(sample) is not types[0] or type(sample.formatter) is not types[1]:
+        raise Defer
+    table = sample.pa_table
+    if list(sample.data) != table.column_names or len(sample.keys_to_format) != len(sample.data):
+        raise Defer
+    return table
+
+
+def as_written(table: Any, names: list[str], arrays: list[Any]) -> Any:
+    """A batch table with the schema ``datasets``' writer gives a dict of columns (features
+    inferred from the Arrow types, rendered back as a plain Arrow schema)."""
+    import pyarrow as pa
+    from datasets import Features
+
+    plain = pa.Table.from_arrays(arrays, names=names)
+    return pa.Table.from_arrays(
+        arrays, schema=Features.from_arrow_schema(plain.schema).arrow_schema
+    )
+
+
+def list_array(like: Any, offsets: np.ndarray, values: np.ndarray) -> Any:
+    """A list array of ``like``'s flavour (list / large_list) from offsets and values."""
+    import pyarrow as pa
+
+    if pa.types.is_large_list(like.type):
+        return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pa.array(values))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))

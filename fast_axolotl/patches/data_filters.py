@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 from fast_axolotl import _native
 from fast_axolotl.patches._batches import (
     INT64_MAX,
+    as_written,
+    fresh_batch_table,
     int_arg,
     is_list_type,
+    list_array,
     pristine_column,
     split_rows,
 )
 from fast_axolotl.patches._common import Defer, replacement
+from fast_axolotl.patches._propagate import Propagate, replacement_propagating
+
+_DATA_UTILS = "axolotl.utils.data.utils"
 
 #: The columns Axolotl's ``truncate_long_seq`` cuts, in the order it cuts them.
 TRUNCATED_COLUMNS = ("input_ids", "attention_mask", "labels", "position_ids")
@@ -77,3 +85,85 @@ def truncate_long_seq(original: Callable[..., Any], variant: str | None) -> Call
         return sample
 
     return replacement(original, fast)
+
+
+def truncate_table(sample: Any, sequence_len: int) -> Any:
+    """Batch function behind the truncation ``map`` of ``handle_long_seq_in_dataset``: the
+    whole batch as a ``pa.Table`` in which the rows whose ``input_ids`` are longer than
+    ``sequence_len`` have ``input_ids``, ``attention_mask``, ``labels`` and
+    ``position_ids`` cut (each column keeps its Arrow type), the table ``datasets`` writes
+    for what Axolotl's ``truncate_long_seq`` returns. Batches it does not reproduce go to
+    ``axolotl.utils.data.utils.truncate_long_seq``."""
+    try:
+        table = fresh_batch_table(sample)
+        limit = int_arg(sequence_len)
+        if limit < 0 or "input_ids" not in table.column_names:
+            raise Defer
+        ids = table.column("input_ids")
+        if len(ids) == 0 or not is_list_type(ids):
+            raise Defer
+        cut = _native.list_lengths(ids) > limit
+        columns = list(table.columns)
+        if cut.any():
+            for i, name in enumerate(table.column_names):
+                if name in TRUNCATED_COLUMNS:
+                    if not is_list_type(columns[i]):
+                        raise Defer
+                    offsets, values = _native.truncate_rows(columns[i], cut, limit)
+                    columns[i] = list_array(columns[i], offsets, values)
+        return as_written(table, table.column_names, columns)
+    except (Defer, _native.UnsupportedInput):
+        return importlib.import_module(_DATA_UTILS).truncate_long_seq(
+            sample, sequence_len=sequence_len
+        )
+
+
+def handle_long_seq_in_dataset(
+    original: Callable[..., Any], variant: str | None
+) -> Callable[..., Any]:
+    """Mirrors ``axolotl.utils.data.utils.handle_long_seq_in_dataset`` (0.19) for
+    ``excess_length_strategy: truncate``.
+
+    Axolotl's own helpers run the checks, the log lines and the short-sequence filter
+    (with the patched ``keep_min_len``); the truncation ``map`` runs ``truncate_table``,
+    which hands ``datasets`` whole Arrow batches instead of per-row lists. ``drop``,
+    ``raise`` and unknown strategies (which act as drop) run Axolotl's function, whose
+    ``filter`` already calls the patched ``filter_sequences_by_length``. Defers to Axolotl
+    also for anything but a plain ``datasets.Dataset`` and when ``truncate_long_seq`` is
+    not patched (disabled by configuration).
+    """
+
+    def fast(dataset: Any, sequence_len: int, cfg: Any) -> Any:
+        import datasets
+
+        if type(dataset) is not datasets.Dataset:
+            raise Defer
+        utils = importlib.import_module(_DATA_UTILS)
+        if not getattr(utils.truncate_long_seq, "__fast_axolotl_target__", None):
+            raise Defer
+        strategy = cfg.excess_length_strategy or "drop"
+        if type(strategy) is not str or strategy.lower() != "truncate":
+            raise Defer
+        try:
+            return _truncate_steps(utils, dataset, sequence_len, cfg)
+        except Exception as exc:
+            raise Propagate(exc) from None  # Axolotl's steps fail the same way
+
+    return replacement_propagating(original, fast)
+
+
+def _truncate_steps(utils: Any, dataset: Any, sequence_len: int, cfg: Any) -> Any:
+    if utils._should_skip_processing(dataset):
+        return dataset
+    utils._log_dataset_stats(dataset)
+    kwargs = utils._build_filter_kwargs(dataset, cfg)
+    dataset, _ = utils._filter_short_sequences(dataset, cfg.min_sample_len, kwargs)
+    desc = {"desc": f"Truncating Sequences (target_len={sequence_len})"} if kwargs else {}
+    dataset = dataset.map(
+        functools.partial(truncate_table, sequence_len=sequence_len),
+        batched=True,
+        **kwargs,
+        **desc,
+    )
+    utils.LOG.info(f"Truncated long sequences to max length {sequence_len}")
+    return dataset

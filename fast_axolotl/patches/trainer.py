@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from fast_axolotl import _native
-from fast_axolotl.patches._batches import int_arg, is_list_type, pristine_column
+from fast_axolotl.patches._batches import (
+    as_written,
+    fresh_batch_table,
+    int_arg,
+    is_list_type,
+    pristine_column,
+)
 from fast_axolotl.patches._common import Defer, replacement
 from fast_axolotl.patches._propagate import Propagate, replacement_propagating
 
@@ -231,9 +237,10 @@ def _packing_steps(cfg: Any, train_dataset: Any, eval_dataset: Any) -> Any:
             eval_dataset = eval_dataset.map(pose, **pose_kwargs)
     elif cfg.sample_packing:
         pos_desc = {"desc": "Add position_id column (Sample Packing)"}
-        train_dataset = train_dataset.map(
-            trainer.add_position_ids, batched=True, **common, **pos_desc
-        )
+        add = trainer.add_position_ids
+        if getattr(add, "__fast_axolotl_target__", None):
+            add = position_ids_table  # the patched add_position_ids is enabled: whole batches
+        train_dataset = train_dataset.map(add, batched=True, **common, **pos_desc)
         if cfg.eval_sample_packing and eval_dataset:
             eval_dataset = eval_dataset.map(trainer.add_position_ids, **common, **pos_desc)
 
@@ -297,3 +304,28 @@ def _pretraining_steps(
     if drop_attention_mask:
         train_dataset = train_dataset.remove_columns("attention_mask")
     return train_dataset
+
+
+def position_ids_table(sample: Any) -> Any:
+    """Batch function behind the sample-packing ``map`` of ``process_datasets_for_packing``:
+    the whole batch as a ``pa.Table`` with ``position_ids`` (``list<int64>``) and ``length``
+    (int64) appended, what Axolotl's ``add_position_ids`` makes ``datasets`` write. Batches
+    it does not reproduce (already holding those columns, all rows empty, null rows) go to
+    ``axolotl.utils.trainer.add_position_ids``."""
+    import pyarrow as pa
+
+    try:
+        table = fresh_batch_table(sample)
+        names = table.column_names
+        if "position_ids" in names or "length" in names or "input_ids" not in names:
+            raise Defer
+        column = table.column("input_ids")
+        if len(column) == 0 or not is_list_type(column):
+            raise Defer
+        offsets, values, lengths = _native.position_ids(column)
+        if len(values) == 0:
+            raise Defer  # Axolotl's all-empty lists become list<null>
+        arrays = [*table.columns, pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))]
+        return as_written(table, [*names, "position_ids", "length"], [*arrays, pa.array(lengths)])
+    except (Defer, _native.UnsupportedInput):
+        return importlib.import_module(_TRAINER).add_position_ids(sample)

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from fast_axolotl.patches._common import Defer
+from fast_axolotl.patches._common import Defer, _report_once
+
+#: Below these sizes (Arrow buffer bytes of the column a function reads) Axolotl's Python
+#: is faster than a kernel call's fixed cost (~8 us); measured per function, see
+#: docs/benchmarks-filters.md. The differential tests set them to 0 to exercise the kernels.
+SMALL_BATCH_BYTES = {"length": 1024, "labels": 512, "position_ids": 4096, "truncate": 8192}
 
 #: int64 bounds: thresholds outside them are left to Axolotl's Python comparison.
 INT64_MIN = -(2**63)
@@ -102,3 +107,14 @@ def list_array(like: Any, offsets: np.ndarray, values: np.ndarray) -> Any:
     if pa.types.is_large_list(like.type):
         return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pa.array(values))
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
+
+
+def report_fallback(name: str, exc: BaseException) -> None:
+    """Logs once that a batch function of ours failed and Axolotl's code took the batch."""
+    _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
+
+
+def defer_if_small(column: Any, kind: str) -> None:
+    """Defer when the column's buffers are smaller than where the kernel starts to win."""
+    if column.get_total_buffer_size() < SMALL_BATCH_BYTES[kind]:
+        raise Defer

@@ -1,4 +1,4 @@
-"""Replacements for the length filters of ``axolotl.utils.data.utils``."""
+"""Replacements for ``axolotl.utils.data.utils``: length filters and truncation."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from fast_axolotl import _native
 from fast_axolotl.patches._batches import (
     INT64_MAX,
     as_written,
+    defer_if_small,
     fresh_batch_table,
     int_arg,
     is_list_type,
     list_array,
     pristine_column,
+    report_fallback,
     split_rows,
 )
 from fast_axolotl.patches._common import Defer, replacement
@@ -40,6 +42,7 @@ def keep_min_len(original: Callable[..., Any], variant: str | None) -> Callable[
         column = pristine_column(sample, "input_ids")
         if len(column) == 0 or not is_list_type(column):
             raise Defer
+        defer_if_small(column, "length")
         low = int_arg(min_sequence_len or 2)
         mask, _ = _native.length_range_mask(column, low, INT64_MAX)
         return mask.tolist()
@@ -64,6 +67,7 @@ def truncate_long_seq(original: Callable[..., Any], variant: str | None) -> Call
         limit = int_arg(sequence_len)
         if len(ids) == 0 or limit < 0 or not is_list_type(ids):
             raise Defer
+        defer_if_small(ids, "truncate")
         lengths = _native.list_lengths(ids)
         cut = lengths > limit
         if not cut.any():
@@ -102,6 +106,7 @@ def truncate_table(sample: Any, sequence_len: int) -> Any:
         ids = table.column("input_ids")
         if len(ids) == 0 or not is_list_type(ids):
             raise Defer
+        defer_if_small(ids, "truncate")
         cut = _native.list_lengths(ids) > limit
         columns = list(table.columns)
         if cut.any():
@@ -113,9 +118,10 @@ def truncate_table(sample: Any, sequence_len: int) -> Any:
                     columns[i] = list_array(columns[i], offsets, values)
         return as_written(table, table.column_names, columns)
     except (Defer, _native.UnsupportedInput):
-        return importlib.import_module(_DATA_UTILS).truncate_long_seq(
-            sample, sequence_len=sequence_len
-        )
+        pass
+    except Exception as exc:  # a bug of ours: the batch is untouched, Axolotl's code runs
+        report_fallback("truncate_table", exc)
+    return importlib.import_module(_DATA_UTILS).truncate_long_seq(sample, sequence_len=sequence_len)
 
 
 def handle_long_seq_in_dataset(

@@ -1,4 +1,4 @@
-"""Replacements for ``axolotl.utils.trainer``: length filter and position ids."""
+"""Replacements for ``axolotl.utils.trainer``: length filter, position ids, packing steps."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import numpy as np
 from fast_axolotl import _native
 from fast_axolotl.patches._batches import (
     as_written,
+    defer_if_small,
     fresh_batch_table,
     int_arg,
     is_list_type,
     pristine_column,
+    report_fallback,
 )
 from fast_axolotl.patches._common import Defer, replacement
 from fast_axolotl.patches._propagate import Propagate, replacement_propagating
@@ -45,6 +47,7 @@ def filter_sequences_by_length(
         column = pristine_column(sample, "input_ids")
         if len(column) == 0 or not is_list_type(column):
             raise Defer
+        defer_if_small(column, "length")
         low = int_arg(min_sequence_len or 2)
         high = int_arg(sequence_len)
         mask, first_too_long = _native.length_range_mask(column, low, high)
@@ -81,6 +84,7 @@ def add_position_ids(original: Callable[..., Any], variant: str | None) -> Calla
         column = pristine_column(sample, "input_ids")
         if len(column) == 0 or not is_list_type(column):
             raise Defer
+        defer_if_small(column, "position_ids")
         lengths = _native.list_lengths(column)
         sample["position_ids"] = position_id_rows(lengths)
         sample["length"] = lengths
@@ -116,6 +120,7 @@ def _fast_drop(sample: Any) -> Any:
     column = pristine_column(sample, "labels")
     if len(column) == 0 or not is_list_type(column):
         raise Defer  # Axolotl's `True` for an empty batch; its own errors otherwise
+    defer_if_small(column, "labels")
     return _native.trainable_mask(column).tolist()
 
 
@@ -322,10 +327,14 @@ def position_ids_table(sample: Any) -> Any:
         column = table.column("input_ids")
         if len(column) == 0 or not is_list_type(column):
             raise Defer
+        defer_if_small(column, "position_ids")
         offsets, values, lengths = _native.position_ids(column)
         if len(values) == 0:
             raise Defer  # Axolotl's all-empty lists become list<null>
         arrays = [*table.columns, pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))]
         return as_written(table, [*names, "position_ids", "length"], [*arrays, pa.array(lengths)])
     except (Defer, _native.UnsupportedInput):
-        return importlib.import_module(_TRAINER).add_position_ids(sample)
+        pass
+    except Exception as exc:  # a bug of ours: the batch is untouched, Axolotl's code runs
+        report_fallback("position_ids_table", exc)
+    return importlib.import_module(_TRAINER).add_position_ids(sample)

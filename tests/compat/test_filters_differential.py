@@ -34,6 +34,18 @@ PATCHED = {
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def kernels_on_every_batch():
+    """Tiny batches normally stay in Axolotl's Python (faster there); here the kernels
+    must see every generated batch."""
+    from fast_axolotl.patches import _batches
+
+    saved = dict(_batches.SMALL_BATCH_BYTES)
+    _batches.SMALL_BATCH_BYTES.update(dict.fromkeys(saved, 0))
+    yield
+    _batches.SMALL_BATCH_BYTES.update(saved)
+
+
 def original(name):
     return PATCHED[name].__wrapped__
 
@@ -304,3 +316,20 @@ def test_large_batches_match():
     run_both(ds, "filter", "filter_sequences_by_length", 1000, sequence_len=2048)
     run_both(ds, "map", "truncate_long_seq", 1000, sequence_len=2048)
     run_both(ds, "map", "add_position_ids", 1000)
+
+
+def test_batches_below_the_measured_size_run_axolotls_python(monkeypatch):
+    from fast_axolotl.patches import _batches
+
+    monkeypatch.setitem(_batches.SMALL_BATCH_BYTES, "length", 10_000)
+    calls = []
+    import fast_axolotl._native as native
+
+    real = native.length_range_mask
+    monkeypatch.setattr(native, "length_range_mask", lambda *a: calls.append(a) or real(*a))
+    small = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3]] * 10})
+    big = datasets.Dataset.from_dict({"input_ids": [list(range(300))] * 10})
+    assert PATCHED["keep_min_len"](lazy_batch(small)) == [True] * 10
+    assert calls == []
+    assert PATCHED["keep_min_len"](lazy_batch(big)) == [True] * 10
+    assert len(calls) == 1

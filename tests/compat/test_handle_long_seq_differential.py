@@ -28,6 +28,18 @@ HANDLE = data_utils.handle_long_seq_in_dataset
 LOGGERS = ("axolotl.utils.data.utils", "axolotl.utils.trainer", "fast_axolotl")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def kernels_on_every_batch():
+    """Tiny batches normally stay in Axolotl's Python (faster there); here the kernels
+    must see every generated batch."""
+    from fast_axolotl.patches import _batches
+
+    saved = dict(_batches.SMALL_BATCH_BYTES)
+    _batches.SMALL_BATCH_BYTES.update(dict.fromkeys(saved, 0))
+    yield
+    _batches.SMALL_BATCH_BYTES.update(saved)
+
+
 def test_handle_long_seq_in_dataset_is_patched_and_rebound():
     import axolotl.utils.data.sft as sft
 

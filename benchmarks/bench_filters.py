@@ -11,7 +11,8 @@ reach its original; hence a section rather than ``CASES``.
 Data: ``input_ids`` / ``attention_mask`` / ``labels`` as ``list<int32>`` columns, row
 lengths U[50, 3000] tokens (``raise``: U[50, 2048], so nothing raises), labels -100 with
 probability 0.3 and entirely -100 on 3% of rows; sequence_len 2048, min_sample_len 2.
-Peak memory: peak RSS a step adds, measured in a fresh child process per path.
+Peak memory: peak RSS a step adds over the RSS before it (VmHWM reset through
+/proc/self/clear_refs after the input is built), in a fresh child process per path.
 """
 
 from __future__ import annotations
@@ -66,10 +67,9 @@ def make(rows: int, max_len: int = 3000, seed: int = 0) -> Any:
 
 
 def step_call(step: str, ds: Any) -> Any:
+    from axolotl.utils import trainer
     from axolotl.utils.data import utils as data_utils
     from axolotl.utils.dict import DictDefault
-
-    from axolotl.utils import trainer
 
     if step == "packing":
         cfg = DictDefault({"sample_packing": True, "is_preprocess": True})
@@ -114,8 +114,6 @@ def peak_rss_mb(step: str, rows: int, fast: bool) -> float:
 
 
 def _child(step: str, rows: int, path: str) -> None:
-    import resource
-
     ds = dataset_for(step, rows)
     import fast_axolotl
 
@@ -123,11 +121,18 @@ def _child(step: str, rows: int, path: str) -> None:
         fast_axolotl.uninstall()
     import axolotl.utils.data.utils  # noqa: F401
 
-    with open("/proc/self/status") as f:
-        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+    gc.collect()
+    # Reset the peak RSS (VmHWM) so that building the input does not count.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    rss = _status_kb("VmRSS")
     step_call(step, ds)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": (peak - rss) / 1024}))
+    print(json.dumps({"peak_mb": (_status_kb("VmHWM") - rss) / 1024}))
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
 def run_section(options: Any) -> Any:
@@ -152,6 +157,7 @@ def run_section(options: Any) -> Any:
                 results[False][1]
             ):
                 problems.append(f"{step} {LABEL[rows]}: results differ")
+            del ds, results  # free the inputs and outputs before the memory children run
             ratio = best[False] / best[True]
             mem = ""
             if options.memory and rows in MEMORY_SIZES and not options.quick:
@@ -174,7 +180,6 @@ def run_section(options: Any) -> Any:
             data[f"{step}/{rows}"] = {"original_s": best[False], "fast_s": best[True]}
             if ratio < 1.0:
                 losses.append(f"{step} {LABEL[rows]}: {ratio:.2f}x")
-            del ds, results
     return Section(
         title="filters: whole preprocess steps, with vs without fast-axolotl",
         headers=["step", "rows", "axolotl ms", "fast ms", "ratio", "peak MB axolotl / fast"],

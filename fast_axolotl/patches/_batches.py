@@ -16,10 +16,13 @@ import numpy as np
 
 from fast_axolotl.patches._common import Defer, _report_once
 
-#: Below these sizes (Arrow buffer bytes of the column a function reads) Axolotl's Python
-#: is faster than a kernel call's fixed cost (~8 us); measured per function, see
-#: docs/benchmarks-filters.md. The differential tests set them to 0 to exercise the kernels.
-SMALL_BATCH_BYTES = {"length": 1024, "labels": 512, "position_ids": 4096, "truncate": 8192}
+#: Below these sizes (Arrow buffer bytes of the column a function reads) the call goes to
+#: Axolotl's Python. Measured per function (docs/benchmarks-filters.md): handing a batch
+#: back to Axolotl costs ~4 us (checks + Defer), about what the length, label and position
+#: kernels cost on a batch of a few tokens, so those take the kernel from the first byte;
+#: a truncation that cuts rows costs tens of us more than Axolotl on batches of a few dozen
+#: tokens. The differential tests set them to 0 to exercise the kernels on every batch.
+SMALL_BATCH_BYTES = {"length": 0, "labels": 0, "position_ids": 0, "truncate": 8192}
 
 #: int64 bounds: thresholds outside them are left to Axolotl's Python comparison.
 INT64_MIN = -(2**63)

@@ -202,3 +202,16 @@ def test_fingerprints_of_replaced_steps_are_the_same_in_two_fresh_processes():
         for _ in range(2)
     ]
     assert prints[0] and prints[0] == prints[1]
+
+
+def test_shadow_mode_reports_no_difference_for_the_replaced_steps():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HF_DATASETS_DISABLE_PROGRESS_BARS="1", FAST_AXOLOTL_VERIFY="1")
+    run = subprocess.run(
+        [sys.executable, "-c", FINGERPRINT_SCRIPT], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert "VERIFY" not in run.stderr + run.stdout

@@ -12,6 +12,7 @@ __all__ = [
     "ffd_fits",
     "first_row_sha256",
     "integer_values",
+    "length_range_mask",
     "list_last_plus_one",
     "list_lengths",
     "multipack_batches",
@@ -20,6 +21,9 @@ __all__ = [
     "pack_next_fit",
     "pack_token_stream",
     "pad_batch",
+    "position_ids",
+    "trainable_mask",
+    "truncate_rows",
     "unique_rows",
 ]
 
@@ -109,3 +113,20 @@ def first_row_sha256(
     """Positions of the first row of each distinct `sha256(str(row))` and their hex digests;
     `printable` holds `str.isprintable()` of every code point, one byte each, or is empty
     (then None when the table holds non-ASCII text)."""
+def length_range_mask(
+    column: Any, min_len: int, max_len: int, indices: Any | None = None
+) -> tuple[npt.NDArray[np.bool_], int | None]:
+    """`min_len <= len(row) <= max_len` per row, and the first row longer than `max_len`."""
+
+def trainable_mask(column: Any) -> npt.NDArray[np.bool_]:
+    """`any(v != -100 for v in row)` per row of an Arrow list-of-integers column."""
+
+def truncate_rows(
+    column: Any, cut: npt.NDArray[np.bool_], max_len: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """The column with the rows marked in `cut` cut to `max_len` values: (offsets, values)."""
+
+def position_ids(
+    column: Any,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`range(len(row))` per row as (int32 list offsets, int64 values, int64 lengths)."""

@@ -164,6 +164,64 @@ ENTRIES: tuple[Entry, ...] = (
         # First row of each sha256(str(row)) not yet in seen_hashes.
         fingerprints={"2ae21f07f00693ce": "sha256-of-str-row"},
     ),
+    Entry(
+        target="axolotl.utils.trainer:filter_sequences_by_length",
+        replacement="fast_axolotl.patches.trainer:filter_sequences_by_length",
+        group="filters",
+        signature="(sample, sequence_len=2048, min_sequence_len=2, raise_on_drop=False)",
+        # `min_sequence_len or 2`, scalar False on empty input, single/batched branches.
+        fingerprints={"29a5783c9259f9ff": "range-or-raise"},
+    ),
+    Entry(
+        target="axolotl.utils.data.utils:keep_min_len",
+        replacement="fast_axolotl.patches.data_filters:keep_min_len",
+        group="filters",
+        signature="(sample, min_sequence_len=2)",
+        fingerprints={"42dbfe96f6e9992f": "batched-min-len"},
+    ),
+    Entry(
+        target="axolotl.utils.trainer:add_position_ids",
+        replacement="fast_axolotl.patches.trainer:add_position_ids",
+        group="position_ids",
+        signature="(sample)",
+        fingerprints={"884bf8e2aa8d775e": "single-or-batched"},
+    ),
+    Entry(
+        target="axolotl.utils.data.utils:truncate_long_seq",
+        replacement="fast_axolotl.patches.data_filters:truncate_long_seq",
+        group="truncate",
+        signature="(sample, sequence_len=2048)",
+        # Cuts input_ids, attention_mask, labels, position_ids of rows with long input_ids.
+        fingerprints={"2c1a98ff5c1dcaac": "four-columns"},
+    ),
+    Entry(
+        target="axolotl.utils.trainer:process_datasets_for_packing",
+        replacement="fast_axolotl.patches.trainer:process_datasets_for_packing",
+        group="filters",
+        signature="(cfg, train_dataset, eval_dataset)",
+        # 0.19 drops rows whose labels are all -100 and raises when none is left
+        # (up to 0.18 the nested filter kept every row: a different fingerprint, not patched).
+        fingerprints={"3e2db3299efea4e4": "drop-and-raise"},
+    ),
+    Entry(
+        target="axolotl.utils.trainer:process_pretraining_datasets_for_packing",
+        replacement="fast_axolotl.patches.trainer:process_pretraining_datasets_for_packing",
+        group="filters",
+        signature=(
+            "(train_dataset, sequence_len, skip_position_ids=True, drop_attention_mask=False)"
+        ),
+        fingerprints={"d9cfa001b7fc36c6": "per-row-length-filter"},
+    ),
+    Entry(
+        target="axolotl.utils.data.utils:handle_long_seq_in_dataset",
+        replacement="fast_axolotl.patches.data_filters:handle_long_seq_in_dataset",
+        group="truncate",
+        signature=(
+            "(dataset: datasets.arrow_dataset.Dataset, sequence_len: int, "
+            "cfg: axolotl.utils.dict.DictDefault) -> datasets.arrow_dataset.Dataset"
+        ),
+        fingerprints={"3bd437b3a067b54e": "drop-raise-truncate"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

@@ -15,7 +15,7 @@ use crate::column::{map_rows, ChunkedColumn, RowSelection};
 use crate::error::KernelError;
 
 /// Offsets of one list chunk, whatever its list flavour.
-enum ListOffsets<'a> {
+pub(crate) enum ListOffsets<'a> {
     Small(&'a [i32]),
     Large(&'a [i64]),
     Fixed(&'a arrow_array::FixedSizeListArray),
@@ -24,7 +24,7 @@ enum ListOffsets<'a> {
 impl ListOffsets<'_> {
     /// The half-open range of child values that row `r` covers.
     #[inline]
-    fn range(&self, r: usize) -> (usize, usize) {
+    pub(crate) fn range(&self, r: usize) -> (usize, usize) {
         match self {
             ListOffsets::Small(o) => (o[r] as usize, o[r + 1] as usize),
             ListOffsets::Large(o) => (o[r] as usize, o[r + 1] as usize),
@@ -36,7 +36,10 @@ impl ListOffsets<'_> {
     }
 }
 
-fn list_offsets<'a>(array: &'a dyn Array, what: &str) -> Result<ListOffsets<'a>, KernelError> {
+pub(crate) fn list_offsets<'a>(
+    array: &'a dyn Array,
+    what: &str,
+) -> Result<ListOffsets<'a>, KernelError> {
     match array.data_type() {
         DataType::List(_) => Ok(ListOffsets::Small(array.as_list::<i32>().value_offsets())),
         DataType::LargeList(_) => Ok(ListOffsets::Large(array.as_list::<i64>().value_offsets())),
@@ -47,7 +50,7 @@ fn list_offsets<'a>(array: &'a dyn Array, what: &str) -> Result<ListOffsets<'a>,
     }
 }
 
-fn list_child(array: &dyn Array) -> &dyn Array {
+pub(crate) fn list_child(array: &dyn Array) -> &dyn Array {
     match array.data_type() {
         DataType::List(_) => array.as_list::<i32>().values().as_ref(),
         DataType::LargeList(_) => array.as_list::<i64>().values().as_ref(),
@@ -57,7 +60,7 @@ fn list_child(array: &dyn Array) -> &dyn Array {
 }
 
 /// Integer values of one chunk, read as i128 so every Arrow integer type fits.
-enum IntValues<'a> {
+pub(crate) enum IntValues<'a> {
     I8(&'a [i8]),
     I16(&'a [i16]),
     I32(&'a [i32]),
@@ -70,7 +73,7 @@ enum IntValues<'a> {
 
 impl IntValues<'_> {
     #[inline]
-    fn get(&self, i: usize) -> i128 {
+    pub(crate) fn get(&self, i: usize) -> i128 {
         match self {
             IntValues::I8(v) => v[i] as i128,
             IntValues::I16(v) => v[i] as i128,
@@ -84,7 +87,10 @@ impl IntValues<'_> {
     }
 }
 
-fn int_values<'a>(array: &'a dyn Array, what: &str) -> Result<IntValues<'a>, KernelError> {
+pub(crate) fn int_values<'a>(
+    array: &'a dyn Array,
+    what: &str,
+) -> Result<IntValues<'a>, KernelError> {
     Ok(match array.data_type() {
         DataType::Int8 => IntValues::I8(array.as_primitive::<Int8Type>().values()),
         DataType::Int16 => IntValues::I16(array.as_primitive::<Int16Type>().values()),

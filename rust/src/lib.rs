@@ -7,9 +7,11 @@ pub mod collate;
 pub mod column;
 pub mod dedup;
 pub mod error;
+pub mod filters;
 pub mod lengths;
 pub mod packing;
 pub mod parallel;
+pub mod position_ids;
 
 #[cfg(feature = "python")]
 mod python;

@@ -4,6 +4,7 @@ mod arrow;
 mod collate;
 mod dedup;
 mod errors;
+mod filters;
 mod lengths;
 mod packing;
 
@@ -18,5 +19,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     lengths::register(m)?;
     collate::register(m)?;
     packing::register(m)?;
+    filters::register(m)?;
     Ok(())
 }

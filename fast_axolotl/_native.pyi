@@ -61,6 +61,7 @@ def pad_batch(
     """Pads one collator batch (layout "rows", "bins" or "columns") into the buffers
     `alloc(rows, width)` returns per key: an int64 C-contiguous numpy array, or the address
     of a fresh int64 buffer of rows * width values (private: fast_axolotl.patches.collators)."""
+
 def pack_first_fit(
     sequence_lengths: Any,
     group_offset: Any,
@@ -101,6 +102,7 @@ def pack_token_stream(
     input_ids: Any, attention_mask: Any, eos_token_id: Any, pad_token_id: Any, max_tokens: Any
 ) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
     """The packing of Axolotl's `encode_streaming` after tokenization."""
+
 def unique_rows(
     tables: list[tuple[list[str], list[Any], Any | None]],
 ) -> list[npt.NDArray[np.int64]]:
@@ -113,6 +115,7 @@ def first_row_sha256(
     """Positions of the first row of each distinct `sha256(str(row))` and their hex digests;
     `printable` holds `str.isprintable()` of every code point, one byte each, or is empty
     (then None when the table holds non-ASCII text)."""
+
 def length_range_mask(
     column: Any, min_len: int, max_len: int, indices: Any | None = None
 ) -> tuple[npt.NDArray[np.bool_], int | None]:

@@ -64,6 +64,7 @@ def test_demo_prepared_data_identical(tmp_path, capsys):
     assert cmp is not None
     assert cmp.identical, cmp.differences
     assert cmp.differences == []
+    assert cmp.data_files >= 1 and cmp.data_files_identical, "saved .arrow files differ"
     assert len(cmp.splits) == 1
     (prepared_rows,) = cmp.splits.values()
     # duplicates and overlong rows were removed, the rest kept

@@ -10,7 +10,7 @@ use numpy::{
     npyffi, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray2,
     PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -488,16 +488,7 @@ fn pad_batch<'py>(
     }));
     match attempt {
         Ok(result) => result,
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Err(PyRuntimeError::new_err(format!(
-                "internal error in fast_axolotl kernel pad_batch: {msg}"
-            )))
-        }
+        Err(panic) => Err(super::errors::panic_to_py("pad_batch", panic)),
     }
 }
 

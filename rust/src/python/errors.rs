@@ -43,15 +43,18 @@ where
     };
     match outcome {
         Ok(result) => result.map_err(to_py),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Err(PyRuntimeError::new_err(format!(
-                "internal error in fast_axolotl kernel {kernel}: {msg}"
-            )))
-        }
+        Err(panic) => Err(panic_to_py(kernel, panic)),
     }
+}
+
+/// The RuntimeError that stands for a caught panic of `kernel`.
+pub fn panic_to_py(kernel: &str, panic: Box<dyn std::any::Any + Send>) -> PyErr {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    PyRuntimeError::new_err(format!(
+        "internal error in fast_axolotl kernel {kernel}: {msg}"
+    ))
 }

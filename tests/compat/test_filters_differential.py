@@ -14,7 +14,7 @@ import functools
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.usefixtures("kernels_on_every_batch")]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
@@ -32,18 +32,6 @@ PATCHED = {
     "add_position_ids": trainer.add_position_ids,
     "truncate_long_seq": data_utils.truncate_long_seq,
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def kernels_on_every_batch():
-    """Tiny batches normally stay in Axolotl's Python (faster there); here the kernels
-    must see every generated batch."""
-    from fast_axolotl.patches import _batches
-
-    saved = dict(_batches.SMALL_BATCH_BYTES)
-    _batches.SMALL_BATCH_BYTES.update(dict.fromkeys(saved, 0))
-    yield
-    _batches.SMALL_BATCH_BYTES.update(saved)
 
 
 def original(name):

@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.usefixtures("kernels_on_every_batch")]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
@@ -26,18 +26,6 @@ from hypothesis import strategies as st  # noqa: E402
 HANDLE = data_utils.handle_long_seq_in_dataset
 # fast_axolotl: a fast path that failed and fell back logs there, and fails the comparison.
 LOGGERS = ("axolotl.utils.data.utils", "axolotl.utils.trainer", "fast_axolotl")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def kernels_on_every_batch():
-    """Tiny batches normally stay in Axolotl's Python (faster there); here the kernels
-    must see every generated batch."""
-    from fast_axolotl.patches import _batches
-
-    saved = dict(_batches.SMALL_BATCH_BYTES)
-    _batches.SMALL_BATCH_BYTES.update(dict.fromkeys(saved, 0))
-    yield
-    _batches.SMALL_BATCH_BYTES.update(saved)
 
 
 def test_handle_long_seq_in_dataset_is_patched_and_rebound():

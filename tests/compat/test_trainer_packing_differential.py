@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.usefixtures("kernels_on_every_batch")]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
@@ -24,18 +24,6 @@ from hypothesis import strategies as st  # noqa: E402
 
 PACKING = trainer.process_datasets_for_packing
 PRETRAINING = trainer.process_pretraining_datasets_for_packing
-
-
-@pytest.fixture(autouse=True, scope="module")
-def kernels_on_every_batch():
-    """Tiny batches normally stay in Axolotl's Python (faster there); here the kernels
-    must see every generated batch."""
-    from fast_axolotl.patches import _batches
-
-    saved = dict(_batches.SMALL_BATCH_BYTES)
-    _batches.SMALL_BATCH_BYTES.update(dict.fromkeys(saved, 0))
-    yield
-    _batches.SMALL_BATCH_BYTES.update(saved)
 
 
 def test_both_steps_are_patched_and_rebound():

@@ -59,12 +59,18 @@ def table_view(dataset: Any) -> tuple[list[str], list[Any], Any]:
     arrow_dataset = sys.modules.get("datasets.arrow_dataset")
     if arrow_dataset is None or type(dataset) is not arrow_dataset.Dataset:
         raise Defer  # IterableDataset, a subclass, None, a list: Axolotl's code decides
-    if dataset._format_type is not None or dataset._format_columns is not None:
-        raise Defer  # formatted rows are tensors/arrays or a column subset
+    if dataset._format_type is not None:
+        raise Defer  # formatted rows hold tensors/arrays
     if getattr(dataset, "_indexes", None):
         raise Defer  # `select` refuses datasets with a search index: Axolotl's error, after its log
     table = dataset.data.table
     names = list(table.column_names)
+    format_columns = dataset._format_columns
+    if format_columns is not None and not set(names) <= set(format_columns):
+        # Rows would hold only the listed columns. A list naming every column (what
+        # concatenate_datasets and cast leave behind, so every merged dataset of Axolotl)
+        # yields the same full rows, in table order, and stays on the fast path.
+        raise Defer
     features = dataset._info.features
     if not names or features is None or list(features) != names:
         raise Defer  # no columns, or rows keyed in an order we would not follow

@@ -338,7 +338,7 @@ def test_formatted_and_decoded_datasets_defer_to_axolotl(monkeypatch):
     plain = datasets.Dataset.from_dict({"x": [1, 1, 2]})
     for ds in (
         plain.with_format("numpy"),
-        plain.with_format(None, columns=["x"]),
+        datasets.Dataset.from_dict({"x": [1, 1], "y": [2, 2]}).with_format(None, columns=["x"]),
         plain.cast_column("x", datasets.Value("float16")),
         datasets.Dataset.from_dict({"x": [b"a", b"a"]}),
         datasets.Dataset.from_dict(
@@ -349,6 +349,18 @@ def test_formatted_and_decoded_datasets_defer_to_axolotl(monkeypatch):
         calls.clear()
         assert_same(ds)
         assert calls, ds
+
+
+def test_merged_datasets_and_all_column_formats_take_the_fast_path(monkeypatch):
+    a = datasets.Dataset.from_dict({"x": [1, 1, 2], "y": ["a", "a", "b"]})
+    b = datasets.Dataset.from_dict({"x": [2, 3], "y": ["b", "c"]})
+    merged = datasets.concatenate_datasets([a, b])
+    assert merged._format_type is None and merged._format_columns is not None
+    for ds in (merged, merged.shuffle(seed=0), a.with_format(None, columns=["y", "x"])):
+        assert_same(ds)
+        assert_same(ds, other_dataset=b)
+        with monkeypatch.context() as m:
+            assert_fast_path_taken(m, ds)
 
 
 def test_class_labels_and_sequences_of_dicts_take_the_fast_path(monkeypatch):

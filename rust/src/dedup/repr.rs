@@ -301,18 +301,31 @@ fn put_list_repr(child: &dyn Array, start: usize, end: usize, out: &mut Vec<u8>,
 
 /// Appends `str(row)` of the row at `position` (selection order): the dict repr.
 pub fn put_row_repr(table: &Table<'_>, position: usize, out: &mut Vec<u8>, p: &Printable<'_>) {
+    write_row_repr(table, position, out, p, |_| {});
+}
+
+/// Writes the dict repr of a row into `buf`, calling `after_column(buf)` after each value
+/// so a caller may drain the buffer as it fills.
+fn write_row_repr(
+    table: &Table<'_>,
+    position: usize,
+    buf: &mut Vec<u8>,
+    p: &Printable<'_>,
+    mut after_column: impl FnMut(&mut Vec<u8>),
+) {
     let row = table.physical(position);
-    out.push(b'{');
+    buf.push(b'{');
     for (k, (name, col)) in table.names.iter().zip(&table.columns).enumerate() {
         if k > 0 {
-            out.extend_from_slice(b", ");
+            buf.extend_from_slice(b", ");
         }
-        put_str_repr(out, name, p);
-        out.extend_from_slice(b": ");
+        put_str_repr(buf, name, p);
+        buf.extend_from_slice(b": ");
         let (chunk, r) = col.locate(row);
-        put_value_repr(col.chunks()[chunk].as_ref(), r, out, p);
+        put_value_repr(col.chunks()[chunk].as_ref(), r, buf, p);
+        after_column(buf);
     }
-    out.push(b'}');
+    buf.push(b'}');
 }
 
 /// The repr is fed to SHA-256 in pieces of about this size, column by column, so that a
@@ -327,23 +340,13 @@ fn hash_row_repr(
     hasher: &mut Sha256,
     p: &Printable<'_>,
 ) {
-    let row = table.physical(position);
     buf.clear();
-    buf.push(b'{');
-    for (k, (name, col)) in table.names.iter().zip(&table.columns).enumerate() {
-        if k > 0 {
-            buf.extend_from_slice(b", ");
-        }
-        put_str_repr(buf, name, p);
-        buf.extend_from_slice(b": ");
-        let (chunk, r) = col.locate(row);
-        put_value_repr(col.chunks()[chunk].as_ref(), r, buf, p);
+    write_row_repr(table, position, buf, p, |buf| {
         if buf.len() >= FLUSH_AT {
             hasher.update(&buf[..]);
             buf.clear();
         }
-    }
-    buf.push(b'}');
+    });
     hasher.update(&buf[..]);
 }
 

@@ -27,6 +27,9 @@ DEV = ROOT / "tests" / "requirements" / "dev.txt"
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
+# uv installs the ~5 GB runtime from its cache by hard links in seconds; plain virtualenv
+# and pip where uv is missing.
+nox.options.default_venv_backend = "uv|virtualenv"
 
 
 def _install_axolotl(session: nox.Session) -> None:

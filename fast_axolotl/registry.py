@@ -222,6 +222,16 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         fingerprints={"3bd437b3a067b54e": "drop-raise-truncate"},
     ),
+    # chat_template
+    Entry(
+        target="axolotl.prompt_strategies.chat_template:ChatTemplateStrategy.tokenize_prompt",
+        replacement="fast_axolotl.patches.chat_template:tokenize_prompt",
+        group="tokenize",
+        signature="(self, prompt: dict[str, typing.Any])",
+        # The batched loop over _tokenize_single_prompt after remove_none_values; the
+        # helpers the fast path reproduces are fingerprinted in the patch module.
+        fingerprints={"fa5c033d3aa38b56": "per-row-loop"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

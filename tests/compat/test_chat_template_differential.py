@@ -1,0 +1,311 @@
+"""ChatTemplateStrategy.tokenize_prompt: the patched batch path against Axolotl's real one.
+
+Both run on the same strategy object built by Axolotl's own ``load``; the original is the
+patched function's ``__wrapped__``. Results, key order, warnings (with the call site
+Axolotl's logger records) and raised exceptions must agree, and the fast path must not
+have called Axolotl's per-row ``build_prompt`` (one render and one batched encode instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.axolotl
+
+datasets = pytest.importorskip("datasets")
+chat_template = pytest.importorskip("axolotl.prompt_strategies.chat_template")
+from axolotl.datasets import TokenizedPromptDataset  # noqa: E402
+from axolotl.utils.dict import DictDefault  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _tokenizers_chat import TOKENIZER_BUILDERS  # noqa: E402
+
+STRATEGY = chat_template.ChatTemplateStrategy
+PATCHED = STRATEGY.__dict__["tokenize_prompt"]
+ORIGINAL = getattr(PATCHED, "__wrapped__", None)
+LOGGER = "axolotl.prompt_strategies.chat_template"
+EXAMPLES = int(os.environ.get("FAST_AXOLOTL_CHAT_EXAMPLES", "60"))
+
+
+def test_fast_axolotl_patches_chat_template_tokenize_prompt():
+    assert ORIGINAL is not None, "tokenize_prompt is not patched: is fast-axolotl active?"
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[tuple] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(
+            (record.levelname, record.getMessage(), record.pathname, record.lineno, record.funcName)
+        )
+
+
+class Encodes:
+    """Counts calls into the tokenizer's Rust backend (a forwarding proxy in its place)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.real = tokenizer._tokenizer
+        self.count = 0
+
+    def __enter__(self) -> Encodes:
+        outer = self
+
+        class Proxy:
+            def __getattr__(self, name):
+                attr = getattr(outer.real, name)
+                if name in ("encode", "encode_batch", "encode_batch_fast"):
+
+                    def counted(*args, **kwargs):
+                        outer.count += 1
+                        return attr(*args, **kwargs)
+
+                    return counted
+                return attr
+
+        self.tokenizer._tokenizer = Proxy()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.tokenizer._tokenizer = self.real
+
+
+def run(func, strategy, batch):
+    logger = logging.getLogger(LOGGER)
+    handler = Records()
+    logger.addHandler(handler)
+    try:
+        try:
+            out = ("ok", func(strategy, batch))
+        except Exception as exc:  # the exception itself is part of the result
+            out = ("raised", type(exc), str(exc))
+    finally:
+        logger.removeHandler(handler)
+    return out, handler.seen
+
+
+def make_strategy(tokenizer: str, template: str, **ds_cfg):
+    cfg = DictDefault(
+        {"chat_template": template, "sequence_len": 2048, "train_on_inputs": ds_cfg.pop("tio", False)}
+    )
+    ds = {"chat_template": template, **ds_cfg}
+    return chat_template.load(TOKENIZER_BUILDERS[tokenizer](), cfg, ds)
+
+
+# Text with what stresses the span logic: empty, whitespace-only, leading/trailing blanks
+# (llama3 trims), non-ASCII, the sentinels' edge characters, template markers in content.
+TEXT = st.one_of(
+    st.just(""),
+    st.sampled_from([" ", "  \n", "\t", "\n\n"]),
+    st.lists(
+        st.sampled_from(
+            "the user answer 日本語 résumé naïve [ ] z zz hello world <|im_end|> <|eot_id|> "
+            "dummy message \n , . ! 🙂".split(" ")
+            + [" ", "\n", "zzdummymessagezz", "[[dummy_message]]"]
+        ),
+        max_size=12,
+    ).map("".join),
+)
+ROLE = st.sampled_from(["system", "user", "assistant", "tool", "human", "gpt"])
+MESSAGE = st.fixed_dictionaries({"role": ROLE, "content": TEXT})
+CONVERSATION = st.lists(MESSAGE, min_size=1, max_size=6)
+BATCH = st.lists(CONVERSATION, min_size=1, max_size=6)
+EOS = st.sampled_from(["turn", "all", "last", "none"])
+OPTIONS = st.fixed_dictionaries(
+    {
+        "tokenizer": st.sampled_from(sorted(TOKENIZER_BUILDERS)),
+        "template": st.sampled_from(["chatml", "llama3"]),
+        "train_on_eos": EOS,
+        "train_on_eot": st.one_of(st.none(), EOS),
+        "roles_to_train": st.sampled_from([None, ["assistant"], ["user", "assistant"], ["gpt"], ["tool"]]),
+        "tio": st.booleans(),
+        "drop_system_message": st.booleans(),
+    }
+)
+
+
+def build(options):
+    ds = {k: v for k, v in options.items() if v is not None and k not in ("tokenizer", "template")}
+    try:
+        return make_strategy(options["tokenizer"], options["template"], **ds)
+    except ValueError:
+        return None  # train_on_eos / train_on_eot conflict: Axolotl refuses the config
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(options=OPTIONS, conversations=BATCH, system=st.one_of(st.none(), TEXT))
+def test_batch_labels_ids_masks_and_warnings_equal_axolotls(options, conversations, system):
+    strategy = build(options)
+    if strategy is None:
+        return
+    batch = {"messages": conversations}
+    if system is not None:
+        batch["system"] = [system] * len(conversations)
+    expected = run(ORIGINAL, strategy, batch)
+    with Encodes(strategy.tokenizer) as encodes:
+        got = run(PATCHED, strategy, batch)
+    assert got == expected
+    if got[0][0] == "ok":
+        assert list(got[0][1]) == list(expected[0][1])
+        assert encodes.count == 1, "not one batched encode: the fast path deferred"
+
+
+@settings(max_examples=max(EXAMPLES // 3, 5), deadline=None)
+@given(conversations=BATCH)
+def test_field_messages_and_property_mappings_equal_axolotls(conversations):
+    strategy = make_strategy(
+        "bytelevel-bos",
+        "chatml",
+        field_messages="conversations",
+        message_property_mappings={"role": "from", "content": "value"},
+        roles={"user": ["human", "user"], "assistant": ["gpt", "assistant"]},
+    )
+    renamed = [[{"from": m["role"], "value": m["content"]} for m in conv] for conv in conversations]
+    batch = {"conversations": renamed}
+    assert run(PATCHED, strategy, batch) == run(ORIGINAL, strategy, batch)
+
+
+def test_list_content_parts_and_none_values_equal_axolotls():
+    strategy = make_strategy("whitespace", "llama3")
+    batch = {
+        "messages": [
+            [
+                {"role": "user", "content": [{"text": "hello"}, {"text": " world"}], "x": None},
+                {"role": "assistant", "content": "the answer", "tool_calls": None},
+            ],
+            [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        ]
+    }
+    assert run(PATCHED, strategy, batch) == run(ORIGINAL, strategy, batch)
+
+
+def test_per_part_training_flags_defer_with_axolotls_result():
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    batch = {
+        "messages": [
+            [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": [{"text": "a", "train": False}, {"text": " b"}]},
+            ]
+        ]
+    }
+    assert run(PATCHED, strategy, batch) == run(ORIGINAL, strategy, batch)
+
+
+def test_mistral_named_tokenizer_skips_first_system_turn_like_axolotl():
+    tokenizer = TOKENIZER_BUILDERS["bytelevel-bos"]()
+    saved = tokenizer.name_or_path
+    tokenizer.name_or_path = "local-Mistral-like"
+    try:
+        strategy = make_strategy("bytelevel-bos", "chatml", roles_to_train=["system", "assistant"])
+        batch = {
+            "messages": [
+                [
+                    {"role": "system", "content": "sys"},
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            ]
+        }
+        got, expected = run(PATCHED, strategy, batch), run(ORIGINAL, strategy, batch)
+    finally:
+        tokenizer.name_or_path = saved
+    assert got == expected
+
+
+def test_unknown_template_defers_and_results_equal_axolotls():
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    strategy.prompter.chat_template = strategy.prompter.chat_template.replace("\n'", "\n\n'")
+    batch = {"messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]]}
+    with Encodes(strategy.tokenizer) as encodes:
+        got = run(PATCHED, strategy, batch)
+    assert got == run(ORIGINAL, strategy, batch)
+    assert encodes.count == 2  # Axolotl's two encodes of the row: it deferred
+
+
+def test_template_error_raises_once_unchanged_without_fast_axolotl_warning(caplog):
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    renders = []
+    real = strategy.prompter.build_prompt_text
+
+    class TemplateBoom(RuntimeError):
+        pass
+
+    def failing(turns, tools=None):
+        renders.append(1)
+        if len(renders) == 2:
+            raise TemplateBoom("row 2")
+        return real(turns, tools=tools)
+
+    strategy.prompter.build_prompt_text = failing
+    batch = {"messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 3}
+    with caplog.at_level(logging.WARNING, logger="fast_axolotl"):
+        with pytest.raises(TemplateBoom, match="row 2") as info:
+            PATCHED(strategy, batch)
+    assert len(renders) == 2, "the template ran again after it raised"
+    assert info.value.__context__ is None and info.value.__cause__ is None
+    assert not [r for r in caplog.records if r.name == "fast_axolotl"]
+
+
+def test_tokenizer_error_raises_once_unchanged(monkeypatch, caplog):
+    strategy = make_strategy("whitespace", "chatml")
+    tokenizer = strategy.tokenizer
+    calls = []
+
+    class EncodeBoom(ValueError):
+        pass
+
+    def boom(self, *args, **kwargs):
+        calls.append(1)
+        raise EncodeBoom("bad text")
+
+    backend = type(tokenizer)
+    monkeypatch.setattr(backend, "_batch_encode_plus", boom, raising=False)
+    monkeypatch.setattr(backend, "_encode_plus", boom, raising=False)
+    batch = {"messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 2}
+    with caplog.at_level(logging.WARNING, logger="fast_axolotl"):
+        with pytest.raises(EncodeBoom):
+            PATCHED(strategy, batch)
+    # whichever path takes the call, the failing encode runs once
+    assert len(calls) == 1
+    assert not [r for r in caplog.records if r.name == "fast_axolotl"]
+
+
+def _dataset_rows(n: int):
+    import random
+
+    rng = random.Random(n)
+    words = "the user asks hello world 日本語 résumé answer tool".split()
+    rows = []
+    for i in range(n):
+        conv = []
+        for t in range(rng.randint(1, 5)):
+            role = ["user", "assistant", "system", "tool"][(t + i) % 4 if t else 0]
+            conv.append({"role": role, "content": " ".join(rng.choices(words, k=rng.randint(0, 8)))})
+        rows.append({"messages": conv})
+    return datasets.Dataset.from_list(rows)
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+@pytest.mark.parametrize("template", ["chatml", "llama3"])
+def test_tokenized_prompt_dataset_identical_to_axolotls(monkeypatch, num_proc, template):
+    data = _dataset_rows(1200)
+    strategy = make_strategy("bytelevel-bos", template)
+    fast = TokenizedPromptDataset(strategy, data, process_count=num_proc)
+    monkeypatch.setattr(STRATEGY, "tokenize_prompt", ORIGINAL)
+    slow = TokenizedPromptDataset(strategy, data, process_count=num_proc)
+    assert fast.features == slow.features
+    assert fast.column_names == slow.column_names
+    assert fast.data.table.equals(slow.data.table)

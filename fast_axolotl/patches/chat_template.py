@@ -24,10 +24,10 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
 
+from fast_axolotl import _native
 from fast_axolotl.patches._common import Defer, replacement
 
 _MODULE = "axolotl.prompt_strategies.chat_template"
@@ -118,11 +118,23 @@ def _log_sites(module: Any) -> dict[str, tuple[str, int, str]]:
     return sites
 
 
-def _warn(module: Any, site: str, message: str) -> None:
-    """``LOG.warning(message)`` as Axolotl's ``MultiProcessAdapter`` emits it."""
+def _warn(module: Any, kind: int, turn_index: int) -> None:
+    """``LOG.warning(...)`` as Axolotl's ``MultiProcessAdapter`` emits it, for the kernel's
+    warning ``kind`` (0: last turn untrained, 1: end before start, 2: empty span)."""
     adapter = module.LOG
     if not (adapter.isEnabledFor(logging.WARNING) and adapter._should_log(True)):
         return
+    if kind == 0:
+        site, message = "last_turn", _LAST_TURN
+    elif kind == 1:
+        site = "before"
+        message = f"Content end boundary is before start boundary for turn {turn_index}"
+    else:
+        site = "same"
+        message = (
+            f"Content end boundary is the same as start boundary for turn {turn_index}. "
+            "This is likely an empty turn."
+        )
     logger = adapter.logger
     pathname, lineno, func = _log_sites(module)[site]
     record = logger.makeRecord(
@@ -236,28 +248,24 @@ def _model_llama3(turns: list[dict], bos: Any) -> tuple[str, list[tuple[int, int
     return "".join(parts), spans
 
 
-def _find_from(input_ids: list[int], start: int, wanted: Any) -> int:
-    """``find_first_eos_token`` / ``find_first_eot_token``: ``range(start, len)`` scan.
-
-    ``start`` is -1 when the turn was not located: ``range(-1, n)`` then looks at the last
-    token first and returns -1 if it matches, which Axolotl reads as "not found".
-    """
-    n = len(input_ids)
-    for i in range(start, n):
-        if input_ids[i] in wanted:
-            return i
-    return -1
+def _train_code(option: Any) -> int:
+    """``train_on_eos`` / ``train_on_eot`` as the kernel's code: Axolotl only ever compares
+    them with ``"all"``, ``"turn"`` and ``"last"``; anything else never trains."""
+    return {"all": 0, "turn": 1, "last": 2}.get(option, 3) if isinstance(option, str) else 3
 
 
 class _Plan:
     """What one batch needs, decided before any tokenizer or template call."""
 
-    __slots__ = ("rows", "model", "bos", "mistral_system_quirk")
+    __slots__ = ("bos", "mistral_system_quirk", "model", "rows")
 
 
 def _plan(self: Any, prompt: dict[str, Any], module: Any) -> tuple[_Plan, dict[str, Any]]:
     if type(self) is not module.ChatTemplateStrategy:
         raise Defer  # MistralStrategy and user subclasses
+    first = prompt.get(self.prompter.field_messages) if isinstance(prompt, dict) else None
+    if isinstance(first, list) and first and isinstance(first[0], dict):
+        raise Defer  # one conversation (a list of messages): not a batch, Axolotl's path
     prompter = self.prompter
     if type(prompter) is not module.ChatTemplatePrompter:
         raise Defer
@@ -329,91 +337,6 @@ def _plan(self: Any, prompt: dict[str, Any], module: Any) -> tuple[_Plan, dict[s
     return plan, prompt
 
 
-def _labels(
-    self: Any,
-    module: Any,
-    turns: list[dict],
-    full_text: str,
-    spans: list[tuple[int, int]],
-    input_ids: list[int],
-    offsets: list[tuple[int, int]],
-    mistral_system_quirk: bool,
-    warnings: list[tuple[str, str]],
-) -> list[int] | None:
-    """``_tokenize_single_prompt``'s labels; None where Axolotl would leave the char path."""
-    strategy = module.ChatTemplateStrategy
-    sentinels = strategy._SENTINELS
-    diff = strategy._diff_char_span
-    n = len(input_ids)
-    labels = [module.IGNORE_TOKEN_ID] * n
-    eos_ids = {self.tokenizer.eos_token_id}
-    eot_ids = self._eot_token_ids
-    train_on_eos = self.train_on_eos
-    train_on_eot = self.train_on_eot
-    roles_to_train = self.roles_to_train
-    last_eos_idx = -1
-    last_eot_idx = -1
-    for index, turn in enumerate(turns):
-        should_train = self.train_on_inputs or turn["role"] in roles_to_train
-        if not should_train and train_on_eos != "all" and train_on_eot != "all":
-            if index == len(turns) - 1:
-                warnings.append(("last_turn", _LAST_TURN))
-            continue
-
-        start_idx, end_idx = -1, -1
-        if not (index == 0 and turn["role"] == "system" and mistral_system_quirk):
-            p, q = spans[index]
-            head, tail = full_text[:p], full_text[q:]
-            found = [diff(full_text, head + sentinel + tail) for sentinel in sentinels]
-            char_start = min(s for s, _ in found)
-            char_end = max(e for _, e in found)
-            if char_end > char_start:
-                start_idx = bisect_right(offsets, char_start, key=_end)
-                end_idx = bisect_left(offsets, char_end, key=_start)
-                if start_idx >= n or end_idx > n:
-                    return None  # Axolotl re-tokenizes prefixes here
-                if end_idx < start_idx:
-                    warnings.append(
-                        ("before", f"Content end boundary is before start boundary for turn {index}")
-                    )
-                    start_idx, end_idx = -1, -1
-                elif end_idx == start_idx:
-                    warnings.append(
-                        (
-                            "same",
-                            f"Content end boundary is the same as start boundary for turn {index}. "
-                            "This is likely an empty turn.",
-                        )
-                    )
-                    start_idx, end_idx = -1, -1
-
-        if should_train and start_idx != -1 and end_idx != -1:
-            labels[start_idx:end_idx] = input_ids[start_idx:end_idx]
-
-        for is_eot, wanted, option in ((True, eot_ids, train_on_eot), (False, eos_ids, train_on_eos)):
-            token_idx = _find_from(input_ids, end_idx, wanted)
-            if token_idx != -1 and abs(token_idx - end_idx) <= 3:
-                if is_eot:
-                    last_eot_idx = token_idx
-                else:
-                    last_eos_idx = token_idx
-                if option == "all" or (option == "turn" and should_train):
-                    labels[token_idx] = input_ids[token_idx]
-
-    for last_idx, option in ((last_eot_idx, train_on_eot), (last_eos_idx, train_on_eos)):
-        if option == "last" and last_idx != -1:
-            labels[last_idx] = input_ids[last_idx]
-    return labels
-
-
-def _start(offset: tuple[int, int]) -> int:
-    return offset[0]
-
-
-def _end(offset: tuple[int, int]) -> int:
-    return offset[1]
-
-
 def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
     """Mirrors ``ChatTemplateStrategy.tokenize_prompt`` (0.19) on a batch of conversations.
 
@@ -471,27 +394,46 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
                 encoded_ids[i] = batch["input_ids"][j]
                 encoded_offsets[i] = batch["offset_mapping"][j]
 
+        kernel_rows = encode_rows
+        roles_to_train = self.roles_to_train
+        train_on_inputs = self.train_on_inputs
+        quirk = plan.mistral_system_quirk
+        turn_specs = []
+        for i in kernel_rows:
+            turns = threads[i]
+            turn_specs.append(
+                [
+                    (
+                        p,
+                        q,
+                        train_on_inputs or turn["role"] in roles_to_train,
+                        quirk and index == 0 and turn["role"] == "system",
+                    )
+                    for index, (turn, (p, q)) in enumerate(zip(turns, spans[i], strict=True))
+                ]
+            )
+        eos = self.tokenizer.eos_token_id
+        labelled = _native.chat_template_labels(
+            [texts[i] for i in kernel_rows],
+            turn_specs,
+            [encoded_ids[i] for i in kernel_rows],
+            [encoded_offsets[i] for i in kernel_rows],
+            list(module.ChatTemplateStrategy._SENTINELS),
+            [] if eos is None else [eos],
+            sorted(self._eot_token_ids),
+            _train_code(self.train_on_eos),
+            _train_code(self.train_on_eot),
+            module.IGNORE_TOKEN_ID,
+        )
+        by_row = dict(zip(kernel_rows, labelled, strict=True))
+
         single = module.ChatTemplateStrategy._tokenize_single_prompt
         out_ids: list[list[int]] = []
         out_labels: list[list[int]] = []
         out_mask: list[list[int]] = []
         for i in range(done):
-            labels = None
-            warnings: list[tuple[str, str]] = []
-            if spans[i] is not None:
-                ids = encoded_ids[i]
-                labels = _labels(
-                    self,
-                    module,
-                    threads[i],
-                    texts[i],
-                    spans[i],
-                    ids,
-                    encoded_offsets[i],
-                    plan.mistral_system_quirk,
-                    warnings,
-                )
-            if labels is None:
+            result = by_row.get(i)
+            if result is None:
                 # Not reproduced from one render: Axolotl's own per-row code, whose
                 # template renders are pure; its result joins the batch in order.
                 try:
@@ -502,8 +444,10 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
                 out_labels.append(res["labels"])
                 out_mask.append(res["attention_mask"])
                 continue
-            for site, message in warnings:
-                _warn(module, site, message)
+            labels, warnings = result
+            for kind, turn_index in warnings:
+                _warn(module, kind, turn_index)
+            ids = encoded_ids[i]
             out_ids.append(ids)
             out_labels.append(labels)
             out_mask.append([1] * len(ids))

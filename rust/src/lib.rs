@@ -3,6 +3,7 @@
 //! The kernel modules are plain Rust (tested with `cargo test`); `python/` is the PyO3
 //! binding layer that builds the `fast_axolotl._native` extension module.
 
+pub mod chat_labels;
 pub mod collate;
 pub mod column;
 pub mod dedup;

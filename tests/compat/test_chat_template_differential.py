@@ -94,7 +94,11 @@ def run(func, strategy, batch):
 
 def make_strategy(tokenizer: str, template: str, **ds_cfg):
     cfg = DictDefault(
-        {"chat_template": template, "sequence_len": 2048, "train_on_inputs": ds_cfg.pop("tio", False)}
+        {
+            "chat_template": template,
+            "sequence_len": 2048,
+            "train_on_inputs": ds_cfg.pop("tio", False),
+        }
     )
     ds = {"chat_template": template, **ds_cfg}
     return chat_template.load(TOKENIZER_BUILDERS[tokenizer](), cfg, ds)
@@ -107,9 +111,14 @@ TEXT = st.one_of(
     st.sampled_from([" ", "  \n", "\t", "\n\n"]),
     st.lists(
         st.sampled_from(
-            "the user answer 日本語 résumé naïve [ ] z zz hello world <|im_end|> <|eot_id|> "
-            "dummy message \n , . ! 🙂".split(" ")
-            + [" ", "\n", "zzdummymessagezz", "[[dummy_message]]"]
+            [
+                *"the user answer 日本語 résumé naïve [ ] z zz hello world <|im_end|> <|eot_id|> "
+                "dummy message \n , . ! 🙂".split(" "),
+                " ",
+                "\n",
+                "zzdummymessagezz",
+                "[[dummy_message]]",
+            ]
         ),
         max_size=12,
     ).map("".join),
@@ -125,7 +134,9 @@ OPTIONS = st.fixed_dictionaries(
         "template": st.sampled_from(["chatml", "llama3"]),
         "train_on_eos": EOS,
         "train_on_eot": st.one_of(st.none(), EOS),
-        "roles_to_train": st.sampled_from([None, ["assistant"], ["user", "assistant"], ["gpt"], ["tool"]]),
+        "roles_to_train": st.sampled_from(
+            [None, ["assistant"], ["user", "assistant"], ["gpt"], ["tool"]]
+        ),
         "tio": st.booleans(),
         "drop_system_message": st.booleans(),
     }
@@ -175,6 +186,32 @@ def test_field_messages_and_property_mappings_equal_axolotls(conversations):
     renamed = [[{"from": m["role"], "value": m["content"]} for m in conv] for conv in conversations]
     batch = {"conversations": renamed}
     assert run(PATCHED, strategy, batch) == run(ORIGINAL, strategy, batch)
+
+
+@pytest.mark.parametrize("template", ["chatml", "llama3"])
+def test_empty_span_and_untrained_last_turn_warnings_carry_axolotls_call_sites(template):
+    strategy = make_strategy("whitespace", template)
+    batch = {
+        "messages": [
+            [{"role": "user", "content": "q"}, {"role": "assistant", "content": " \n "}],
+            [{"role": "assistant", "content": "a"}, {"role": "user", "content": "tail"}],
+        ]
+    }
+    got, expected = run(PATCHED, strategy, batch), run(ORIGINAL, strategy, batch)
+    assert got == expected
+    messages = [record[1] for record in expected[1]]
+    assert any("Last turn is not trainable" in m for m in messages)
+    if template == "chatml":  # llama3 trims the blank content away before the diff
+        assert any("same as start boundary for turn 1" in m for m in messages)
+
+
+def test_single_conversation_is_axolotls_path():
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    prompt = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    with Encodes(strategy.tokenizer) as encodes:
+        got = run(PATCHED, strategy, prompt)
+    assert got == run(ORIGINAL, strategy, prompt)
+    assert encodes.count == 2
 
 
 def test_list_content_parts_and_none_values_equal_axolotls():
@@ -228,7 +265,9 @@ def test_mistral_named_tokenizer_skips_first_system_turn_like_axolotl():
 def test_unknown_template_defers_and_results_equal_axolotls():
     strategy = make_strategy("bytelevel-bos", "chatml")
     strategy.prompter.chat_template = strategy.prompter.chat_template.replace("\n'", "\n\n'")
-    batch = {"messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]]}
+    batch = {
+        "messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]]
+    }
     with Encodes(strategy.tokenizer) as encodes:
         got = run(PATCHED, strategy, batch)
     assert got == run(ORIGINAL, strategy, batch)
@@ -250,7 +289,9 @@ def test_template_error_raises_once_unchanged_without_fast_axolotl_warning(caplo
         return real(turns, tools=tools)
 
     strategy.prompter.build_prompt_text = failing
-    batch = {"messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 3}
+    batch = {
+        "messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 3
+    }
     with caplog.at_level(logging.WARNING, logger="fast_axolotl"):
         with pytest.raises(TemplateBoom, match="row 2") as info:
             PATCHED(strategy, batch)
@@ -274,7 +315,9 @@ def test_tokenizer_error_raises_once_unchanged(monkeypatch, caplog):
     backend = type(tokenizer)
     monkeypatch.setattr(backend, "_batch_encode_plus", boom, raising=False)
     monkeypatch.setattr(backend, "_encode_plus", boom, raising=False)
-    batch = {"messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 2}
+    batch = {
+        "messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]] * 2
+    }
     with caplog.at_level(logging.WARNING, logger="fast_axolotl"):
         with pytest.raises(EncodeBoom):
             PATCHED(strategy, batch)
@@ -293,7 +336,9 @@ def _dataset_rows(n: int):
         conv = []
         for t in range(rng.randint(1, 5)):
             role = ["user", "assistant", "system", "tool"][(t + i) % 4 if t else 0]
-            conv.append({"role": role, "content": " ".join(rng.choices(words, k=rng.randint(0, 8)))})
+            conv.append(
+                {"role": role, "content": " ".join(rng.choices(words, k=rng.randint(0, 8)))}
+            )
         rows.append({"messages": conv})
     return datasets.Dataset.from_list(rows)
 

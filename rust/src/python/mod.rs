@@ -1,6 +1,7 @@
 //! The `fast_axolotl._native` module: registers the bindings of each kernel family.
 
 mod arrow;
+mod chat_labels;
 mod collate;
 mod dedup;
 mod errors;
@@ -20,5 +21,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     collate::register(m)?;
     packing::register(m)?;
     filters::register(m)?;
+    chat_labels::register(m)?;
     Ok(())
 }

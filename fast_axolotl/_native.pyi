@@ -133,3 +133,20 @@ def position_ids(
     column: Any,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """`range(len(row))` per row as (int32 list offsets, int64 values, int64 lengths)."""
+
+def chat_template_labels(
+    texts: list[str],
+    turns: list[list[tuple[int, int, bool, bool]]],
+    input_ids: list[list[int]],
+    offsets: list[list[tuple[int, int]]],
+    sentinels: list[str],
+    eos_ids: list[int],
+    eot_ids: list[int],
+    train_on_eos: int,
+    train_on_eot: int,
+    ignore: int,
+) -> list[tuple[list[int], list[tuple[int, int]]] | None]:
+    """Labels of a batch of chat_template conversations: per row `(labels, warnings)`, with
+    warnings as `(kind, turn)` (0 last turn untrained, 1 end before start, 2 empty span), or
+    None where Axolotl would leave the char-span path. Turns are `(content start, content
+    end, should_train, unlocatable)`; train options 0 all, 1 turn, 2 last, 3 never."""

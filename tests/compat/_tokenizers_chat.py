@@ -32,7 +32,7 @@ def _corpus() -> list[str]:
     return [" ".join(CORPUS_WORDS[i:] + CORPUS_WORDS[:i]) for i in range(n)] * 8
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def byte_level_bos_tokenizer():
     """Byte-level BPE; the post-processor prepends ``<s>``; eos ``<|im_end|>``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -59,7 +59,7 @@ def byte_level_bos_tokenizer():
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def whitespace_tokenizer():
     """Whitespace-split BPE with ``<unk>``, no post-processor; eos ``</s>``."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers

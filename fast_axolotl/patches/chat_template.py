@@ -318,7 +318,10 @@ def _plan(self: Any, prompt: dict[str, Any], module: Any) -> tuple[_Plan, dict[s
     plan = _Plan()
     plan.model = model
     plan.bos = bos
-    plan.mistral_system_quirk = "mistral" in self.tokenizer.name_or_path.lower()
+    name_or_path = getattr(self.tokenizer, "name_or_path", None)
+    if not isinstance(name_or_path, str):
+        raise Defer  # Axolotl's find_turn calls .lower() on it for a first system turn
+    plan.mistral_system_quirk = "mistral" in name_or_path.lower()
     threads = []
     try:
         for row in rows:

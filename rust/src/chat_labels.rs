@@ -177,8 +177,7 @@ pub fn row_labels(
                 text.len()
             )));
         }
-        if !turn.should_train && opt.train_on_eos != Train::All && opt.train_on_eot != Train::All
-        {
+        if !turn.should_train && opt.train_on_eos != Train::All && opt.train_on_eot != Train::All {
             if index == turns.len() - 1 {
                 warnings.push(Warning::LastTurnUntrained);
             }
@@ -326,13 +325,26 @@ mod tests {
             ignore: -100,
         };
         let turns = [
-            Turn { start: 7, end: 9, should_train: true, unlocatable: false },
-            Turn { start: 2, end: 4, should_train: false, unlocatable: false },
+            Turn {
+                start: 7,
+                end: 9,
+                should_train: true,
+                unlocatable: false,
+            },
+            Turn {
+                start: 2,
+                end: 4,
+                should_train: false,
+                unlocatable: false,
+            },
         ];
         let row = row_labels(&text, &turns, &ids, &starts, &ends, &opt).unwrap();
         assert_eq!(
             row,
-            Row::Labels(vec![-100, -100, -100, -100, 13, 99], vec![Warning::LastTurnUntrained])
+            Row::Labels(
+                vec![-100, -100, -100, -100, 13, 99],
+                vec![Warning::LastTurnUntrained]
+            )
         );
     }
 
@@ -351,9 +363,17 @@ mod tests {
             train_on_eot: Train::Never,
             ignore: -100,
         };
-        let turns = [Turn { start: 2, end: 3, should_train: true, unlocatable: false }];
+        let turns = [Turn {
+            start: 2,
+            end: 3,
+            should_train: true,
+            unlocatable: false,
+        }];
         let row = row_labels(&text, &turns, &ids, &starts, &ends, &opt).unwrap();
-        assert_eq!(row, Row::Labels(vec![-100, -100], vec![Warning::EmptySpan(0)]));
+        assert_eq!(
+            row,
+            Row::Labels(vec![-100, -100], vec![Warning::EmptySpan(0)])
+        );
     }
 
     #[test]
@@ -367,7 +387,12 @@ mod tests {
             train_on_eot: Train::Never,
             ignore: -100,
         };
-        let turns = [Turn { start: 2, end: 9, should_train: true, unlocatable: false }];
+        let turns = [Turn {
+            start: 2,
+            end: 9,
+            should_train: true,
+            unlocatable: false,
+        }];
         let err = row_labels(&chars("abc"), &turns, &[], &[], &[], &opt).unwrap_err();
         assert!(matches!(err, KernelError::Invalid(m) if m.contains("outside the rendered text")));
     }

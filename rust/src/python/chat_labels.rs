@@ -66,18 +66,12 @@ fn chat_template_labels<'py>(
                 .collect();
             let starts: Vec<i64> = offsets[row].iter().map(|o| o.0).collect();
             let ends: Vec<i64> = offsets[row].iter().map(|o| o.1).collect();
-            let labelled = chat_labels::row_labels(
-                &text,
-                &row_turns,
-                &input_ids[row],
-                &starts,
-                &ends,
-                &opt,
-            )
-            .map_err(|e| match e {
-                KernelError::Invalid(m) => KernelError::invalid(format!("row {row}: {m}")),
-                other => other,
-            })?;
+            let labelled =
+                chat_labels::row_labels(&text, &row_turns, &input_ids[row], &starts, &ends, &opt)
+                    .map_err(|e| match e {
+                    KernelError::Invalid(m) => KernelError::invalid(format!("row {row}: {m}")),
+                    other => other,
+                })?;
             out.push(labelled);
         }
         Ok(out)

@@ -9,6 +9,7 @@ import numpy.typing as npt
 __all__ = [
     "UnsupportedInput",
     "__version__",
+    "chat_template_labels",
     "ffd_fits",
     "first_row_sha256",
     "integer_values",

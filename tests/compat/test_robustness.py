@@ -536,3 +536,49 @@ def test_status_prints_no_warning_of_axolotls_dependencies():
     assert "trl.experimental" not in run.stdout + run.stderr
     assert "warning" not in run.stdout.lower()
     assert "patched" in run.stdout
+
+
+SHADOW_MAP_SCRIPT = """
+import functools, logging, sys
+logging.basicConfig(level=logging.ERROR, stream=sys.stdout)
+import datasets
+from fast_axolotl import _native
+calls = []
+for name in ("length_range_mask", "list_lengths", "truncate_rows"):
+    real = getattr(_native, name)
+    def spy(*a, _real=real, _name=name, **k):
+        calls.append(_name)
+        return _real(*a, **k)
+    setattr(_native, name, spy)
+from axolotl.utils import trainer
+from axolotl.utils.data import utils
+rows = [list(range(1 + i % 40)) for i in range(3000)]
+ds = datasets.Dataset.from_dict({"input_ids": rows, "labels": rows})
+kept = ds.filter(functools.partial(trainer.filter_sequences_by_length, sequence_len=30),
+                 batched=True)
+mapped = ds.map(trainer.add_position_ids, batched=True)
+cut = ds.map(functools.partial(utils.truncate_long_seq, sequence_len=16), batched=True)
+print("ROWS", len(kept), sum(mapped["length"]), max(len(r) for r in cut["input_ids"]))
+print("CALLS", sorted(set(calls)), len(calls))
+"""
+
+
+def test_shadow_mode_runs_the_kernels_inside_datasets_filter_and_map():
+    env = dict(os.environ, FAST_AXOLOTL_VERIFY="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+    run = subprocess.run(
+        [sys.executable, "-c", SHADOW_MAP_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "VERIFY" not in run.stdout + run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if " " in line)
+    expected_rows = sum(2 <= 1 + i % 40 <= 30 for i in range(3000))
+    length_sum = sum(1 + i % 40 for i in range(3000))
+    assert lines["ROWS"] == f"{expected_rows} {length_sum} 16"
+    kernels, count = lines["CALLS"].rsplit(" ", 1)
+    assert kernels == "['length_range_mask', 'list_lengths', 'truncate_rows']"
+    assert int(count) >= 9  # three batches of 1000 rows for each of the three maps

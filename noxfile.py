@@ -87,7 +87,9 @@ def unit(session: nox.Session) -> None:
     _install_self(session)
     env = _env(session)
     env.pop("FAST_AXOLOTL_REQUIRE_AXOLOTL")
-    session.run("pytest", "-m", "not axolotl and not slow", *(session.posargs or ["tests"]), env=env)
+    # Slow tests (wheel and sdist builds) are not unit tests.
+    marks = "not axolotl and not slow"
+    session.run("pytest", "-m", marks, *(session.posargs or ["tests"]), env=env)
 
 
 @nox.session

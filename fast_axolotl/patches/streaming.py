@@ -41,10 +41,11 @@ def encode_streaming(original: Callable[..., Any], variant: str | None) -> Calla
     Defers before tokenizing when ``concatenate`` is false, ``max_tokens`` is not a Python
     int of at least 3, or ``eos_token_id`` / ``pad_token_id`` are not Python ints (Axolotl's
     torch code raises on None). After tokenizing, Axolotl's code runs on the same encoding
-    (a tokenizer that replays it: the user's tokenizer is called once either way) when a row tokenizes to nothing (Axolotl's buffers turn into float32
-    and its output into floats), when the encoding has no ``attention_mask`` or its rows
-    differ in length from the tokens, and when a row longer than ``max_tokens`` would make
-    torch raise.
+    (a tokenizer that replays it: the user's tokenizer is called once either way) when a
+    row tokenizes to nothing (Axolotl's buffers turn into float32 and its output into
+    floats), when the encoding has no ``attention_mask`` or its rows differ in length from
+    the tokens, and when a row longer than ``max_tokens`` would make torch raise. The
+    tokenizer's own exceptions reach the caller as they are (Axolotl calls it first).
     """
 
     log = getattr(sys.modules.get(original.__module__), "LOG", None)

@@ -6,6 +6,8 @@
     nox -s unit      only the tests that need no Axolotl (fast)
     nox -s bench     benchmarks/run.py: original vs fast-axolotl, ratios
     nox -s demo      axolotl preprocess with and without fast-axolotl
+    nox -s pythons   the abi3 wheel, built once, on Python 3.10-3.13: unit + activation tests
+    nox -s sdist     pip install from the source distribution in a clean venv (Rust needed)
     nox -s lint      ruff, cargo fmt/clippy, mypy stubtest of the native module
 
 Sessions that need Axolotl install the pinned CPU runtime from
@@ -16,6 +18,8 @@ then axolotl itself with --no-deps, then fast-axolotl from this checkout as a wh
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -83,7 +87,9 @@ def unit(session: nox.Session) -> None:
     _install_self(session)
     env = _env(session)
     env.pop("FAST_AXOLOTL_REQUIRE_AXOLOTL")
-    session.run("pytest", "-m", "not axolotl", *(session.posargs or ["tests"]), env=env)
+    # Slow tests (wheel and sdist builds) are not unit tests.
+    marks = "not axolotl and not slow"
+    session.run("pytest", "-m", marks, *(session.posargs or ["tests"]), env=env)
 
 
 @nox.session
@@ -132,4 +138,111 @@ def lint(session: nox.Session) -> None:
         "mypy.stubtest",
         "fast_axolotl._native",
         env={"MYPYPATH": str(ROOT)} if os.name != "nt" else None,
+    )
+
+
+# --- every supported Python -------------------------------------------------------------
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+# pyenv's interpreters (not only the global one) can be found by nox as `python3.X`.
+_PYENV_ROOT = os.environ.get("PYENV_ROOT") or (
+    subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip()
+    if shutil.which("pyenv")
+    else ""
+)
+if _PYENV_ROOT:
+    _versions = Path(_PYENV_ROOT) / "versions"
+    _bins = [
+        str(d / "bin")
+        for minor in PYTHONS
+        for d in sorted(_versions.glob(f"{minor}.*"), reverse=True)[:1]
+        if (d / "bin" / f"python{minor}").exists()
+    ]
+    os.environ["PATH"] = os.pathsep.join([*_bins, os.environ.get("PATH", "")])
+
+_ABI3_WHEEL: list[Path] = []
+
+
+def _abi3_wheel(session: nox.Session) -> Path:
+    """fast-axolotl's abi3 wheel, built once per nox run for every interpreter."""
+    if not _ABI3_WHEEL:
+        out = ROOT / "rust" / "target" / "abi3-wheel"
+        shutil.rmtree(out, ignore_errors=True)
+        session.install("maturin>=1.9,<2")
+        session.run(
+            "maturin",
+            "build",
+            "--release",
+            "--out",
+            str(out),
+            env={"CARGO_TARGET_DIR": str(ROOT / "rust" / "target")},
+        )
+        (wheel,) = out.glob("fast_axolotl-*-abi3-*.whl")
+        _ABI3_WHEEL.append(wheel)
+    return _ABI3_WHEEL[0]
+
+
+def _install_runtime_for(session: nox.Session) -> None:
+    """Axolotl 0.19's pinned runtime; where a pin has no release for this Python (3.10:
+    numpy 2.4 and others need 3.11), the newest release of each package not newer than
+    its pin."""
+    if session.python != "3.10":
+        _install_axolotl(session)
+        return
+    capped = Path(session.create_tmp()) / "axolotl-0.19.0-capped.txt"
+    lines = RUNTIME.read_text().splitlines()
+    capped.write_text(
+        "\n".join(ln.replace("==", "<=", 1) if "==" in ln else ln for ln in lines) + "\n"
+    )
+    session.install("-r", str(capped))
+    session.install("--no-deps", AXOLOTL)
+
+
+@nox.session(python=PYTHONS)
+def pythons(session: nox.Session) -> None:
+    """The same abi3 wheel on each Python: unit tests, activation tests, the 3.15 start
+    file. (`tests` runs the full suite on one Python.)"""
+    wheel = _abi3_wheel(session)
+    _install_runtime_for(session)
+    session.install("-r", str(DEV))
+    session.install("--force-reinstall", "--no-deps", str(wheel))
+    session.install(str(wheel))  # its runtime dependencies
+    env = _env(session)
+    session.chdir(session.create_tmp())  # the installed package, not the checkout
+    tests = ROOT / "tests"
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not axolotl and not slow",
+        str(tests / "unit"),
+        env=env,
+    )
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        str(tests / "compat" / "test_activation.py"),
+        str(tests / "unit" / "test_start_file_pep829.py"),
+        *session.posargs,
+        env=env,
+    )
+
+
+@nox.session
+def sdist(session: nox.Session) -> None:
+    """pip install from the source distribution (maturin sdist) into a clean venv."""
+    session.install("-r", str(DEV))
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "slow",
+        str(ROOT / "tests" / "packaging"),
+        env=_env(session),
     )

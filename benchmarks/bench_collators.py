@@ -49,18 +49,11 @@ _TOKENIZER = None
 def tokenizer():
     global _TOKENIZER
     if _TOKENIZER is None:
-        from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-        from transformers import PreTrainedTokenizerFast
+        from fast_axolotl.demo.tokenizer import UNK, train_bpe, wrap
 
-        tk = Tokenizer(models.BPE(unk_token="<unk>"))
-        tk.pre_tokenizer = pre_tokenizers.Whitespace()
         corpus = ["the quick brown fox jumps over the lazy dog and packs sequences"] * 50
-        tk.train_from_iterator(
-            corpus, trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<pad>", "<eos>"])
-        )
-        _TOKENIZER = PreTrainedTokenizerFast(
-            tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
-        )
+        tk = train_bpe(corpus, vocab_size=200, specials=(UNK, "<pad>", "<eos>"))
+        _TOKENIZER = wrap(tk, pad_token="<pad>", eos_token="<eos>", unk_token=UNK)
     return _TOKENIZER
 
 

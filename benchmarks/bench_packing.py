@@ -170,27 +170,12 @@ STREAM_WORDS = (
 
 
 def _bpe_tokenizer() -> Any:
-    """A BPE tokenizer trained here on the benchmark's own word list (no download)."""
-    import transformers
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    """A BPE tokenizer trained here on the benchmark's own word list (no download); its
+    post-processor prepends BOS, as Llama's does."""
+    from fast_axolotl.demo.data import word_corpus
+    from fast_axolotl.demo.tokenizer import bos_adding_tokenizer
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>", "<pad>"])
-    rng = np.random.default_rng(0)
-    tok.train_from_iterator(
-        [" ".join(rng.choice(STREAM_WORDS, 50)) for _ in range(2000)], trainer=trainer
-    )
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
-    )
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-    )
+    return bos_adding_tokenizer(word_corpus(STREAM_WORDS, 2000, 50), vocab_size=400)
 
 
 def _documents(docs: int) -> list[str]:

@@ -23,6 +23,12 @@ def _import_targets() -> list[str]:
     return problems
 
 
+def _is_ours(caught: warnings.WarningMessage) -> bool:
+    from fast_axolotl import config
+
+    return issubclass(caught.category, config.ConfigWarning)
+
+
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -41,7 +47,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             import_problems = _import_targets()
         info: dict[str, Any] = _status.summary()
     info["import_problems"] = import_problems
-    info["warnings"] = [str(w.message) for w in caught]
+    # Only fast-axolotl's own warnings (its configuration) are status; what Axolotl's
+    # dependencies warn while being imported here (trl.experimental, ...) is not.
+    info["warnings"] = [str(w.message) for w in caught if _is_ours(w)]
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from fast_axolotl.patches._common import Defer, _report_once
+from fast_axolotl import config
+from fast_axolotl.patches._common import Defer, report_fault
 
 #: Below these sizes (Arrow buffer bytes of the column a function reads) the call goes to
 #: Axolotl's Python. Measured per function (docs/benchmarks-filters.md): handing a batch
@@ -114,10 +115,10 @@ def list_array(like: Any, offsets: np.ndarray, values: np.ndarray) -> Any:
 
 def report_fallback(name: str, exc: BaseException) -> None:
     """Logs once that a batch function of ours failed and Axolotl's code took the batch."""
-    _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
+    report_fault(name, exc)
 
 
 def defer_if_small(column: Any, kind: str) -> None:
     """Defer when the column's buffers are smaller than where the kernel starts to win."""
-    if column.get_total_buffer_size() < SMALL_BATCH_BYTES[kind]:
-        raise Defer
+    if column.get_total_buffer_size() < SMALL_BATCH_BYTES[kind] and not config.verify_mode():
+        raise Defer  # shadow mode compares the kernel on every batch

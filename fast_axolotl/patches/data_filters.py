@@ -118,10 +118,14 @@ def truncate_table(sample: Any, sequence_len: int) -> Any:
                     columns[i] = list_array(columns[i], offsets, values)
         return as_written(table, table.column_names, columns)
     except (Defer, _native.UnsupportedInput):
-        pass
-    except Exception as exc:  # a bug of ours: the batch is untouched, Axolotl's code runs
-        report_fallback("truncate_table", exc)
-    return importlib.import_module(_DATA_UTILS).truncate_long_seq(sample, sequence_len=sequence_len)
+        fault = None
+    except Exception as exc:  # the batch is untouched: Axolotl's code runs on it
+        fault = exc
+    utils = importlib.import_module(_DATA_UTILS)
+    result = utils.truncate_long_seq(sample, sequence_len=sequence_len)
+    if fault is not None:  # Axolotl's code took the batch: the fault was ours
+        report_fallback("truncate_table", fault)
+    return result
 
 
 def handle_long_seq_in_dataset(

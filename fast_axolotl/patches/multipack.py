@@ -22,10 +22,12 @@ import numpy as np
 from fast_axolotl import _native, config
 from fast_axolotl._native import UnsupportedInput
 from fast_axolotl.patches._common import (
-    LOG,
     Defer,
-    _report_once,
+    direct,
+    own_view,
     replacement,
+    report_difference,
+    report_fault,
     same_result,
 )
 
@@ -71,21 +73,7 @@ def _direct(original: Callable[..., Any], kernel: Callable[..., Any]) -> Callabl
     """``replacement(original, kernel)`` with one Python frame less: the kernel takes the
     original's parameters and checks them itself, so on 10-item inputs the call costs
     about what numba's dispatch costs. Same fallbacks; shadow mode uses ``replacement``."""
-    if config.verify_mode():
-        return replacement(original, kernel)
-    name = getattr(original, "__qualname__", "?")
-
-    @functools.wraps(original)
-    def patched(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return kernel(*args, **kwargs)
-        except UnsupportedInput:
-            return original(*args, **kwargs)
-        except Exception as exc:
-            _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
-            return original(*args, **kwargs)
-
-    return patched
+    return direct(original, kernel)
 
 
 def pack_group(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
@@ -240,6 +228,38 @@ def _batches(sampler: Any, plan: _Plan, indices: list[Any]) -> tuple[list[Any], 
     return batches, total_used, total_slots
 
 
+def _shadow(
+    original: Callable[..., Any], sampler: Any, plan: _Plan, indices: list[Any], set_stats: Any
+) -> Any:
+    """Shadow mode of ``generate_batches``: both on the same drawn indices; the batches and
+    the statistics ``set_stats`` adds (values and types) are compared; Axolotl's kept."""
+    name = "MultipackBatchSampler.generate_batches"
+    try:
+        batches, total_used, total_slots = _batches(sampler, plan, own_view(indices))
+        got: Any = (batches, total_used, total_slots) if set_stats else (batches, 0, 0)
+    except (Defer, UnsupportedInput):
+        got = None
+    except Exception as exc:
+        got = exc
+    used, slots = sampler.total_tokens_used, sampler.total_token_slots
+    try:
+        expected = _replay(original, sampler, indices, set_stats)
+    except Exception as exc:
+        if got is not None and not same_result(exc, got):
+            report_difference(name, "exception", got, exc)
+        raise
+    if got is not None:
+        if isinstance(got, Exception) or not same_result(expected, got[0]):
+            report_difference(name, "batches", got, expected)
+        else:
+            # What the caller reads afterwards: the sampler's totals, types included.
+            mine = (used + got[1], slots + got[2]) if set_stats else (used, slots)
+            theirs = (sampler.total_tokens_used, sampler.total_token_slots)
+            if not same_result(theirs, mine):
+                report_difference(name, "efficiency statistics (tokens used, slots)", mine, theirs)
+    return expected
+
+
 def generate_batches(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
     """Mirrors ``axolotl.utils.samplers.multipack.MultipackBatchSampler.generate_batches``
     (0.19).
@@ -276,34 +296,30 @@ def generate_batches(original: Callable[..., Any], variant: str | None) -> Calla
         except Defer:
             return original(self, set_stats)
         except Exception as exc:
-            _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
-            return original(self, set_stats)
+            # Nothing drawn yet: the original decides (its error is the answer if it raises).
+            result = original(self, set_stats)
+            report_fault(name, exc)
+            return result
 
         indices = [idx for idx in self.sampler]
 
         if verify:
-            try:
-                got: Any = _batches(self, plan, indices)[0]
-            except Exception as exc:  # pragma: no cover - reported, original result kept
-                got = exc
-            expected = _replay(original, self, indices, set_stats)
-            if not same_result(expected, got):
-                LOG.error(
-                    "fast-axolotl VERIFY: %s differs from Axolotl: %r != %r", name, got, expected
-                )
-            return expected
+            return _shadow(original, self, plan, indices, set_stats)
 
         try:
             batches, total_used, total_slots = _batches(self, plan, indices)
         except (Defer, UnsupportedInput):
             return _replay(original, self, indices, set_stats)
         except Exception as exc:
-            _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
-            return _replay(original, self, indices, set_stats)
-        if set_stats:
-            self.total_tokens_used += total_used
-            self.total_token_slots += total_slots
-        self._batches = batches
-        return batches
+            fault = exc
+        else:
+            if set_stats:
+                self.total_tokens_used += total_used
+                self.total_token_slots += total_slots
+            self._batches = batches
+            return batches
+        result = _replay(original, self, indices, set_stats)
+        report_fault(name, fault)
+        return result
 
     return patched

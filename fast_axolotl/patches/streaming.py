@@ -7,7 +7,25 @@ from collections.abc import Callable
 from typing import Any
 
 from fast_axolotl import _native
-from fast_axolotl.patches._common import Defer, replacement
+from fast_axolotl.patches._common import Defer, Propagate, Replay, replacement
+
+
+class _Replayed:
+    """The user's tokenizer, whose next call returns the encoding it already made: Axolotl's
+    ``encode_streaming`` calls it once, then reads ``eos_token_id`` / ``pad_token_id``."""
+
+    def __init__(self, tokenizer: Any, encoding: Any) -> None:
+        self.__dict__["_tokenizer"] = tokenizer
+        self.__dict__["_encoding"] = [encoding]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        pending = self.__dict__["_encoding"]
+        if pending:
+            return pending.pop()
+        return self.__dict__["_tokenizer"](*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_tokenizer"], name)
 
 
 def encode_streaming(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
@@ -22,11 +40,12 @@ def encode_streaming(original: Callable[..., Any], variant: str | None) -> Calla
 
     Defers before tokenizing when ``concatenate`` is false, ``max_tokens`` is not a Python
     int of at least 3, or ``eos_token_id`` / ``pad_token_id`` are not Python ints (Axolotl's
-    torch code raises on None). Defers after tokenizing (the tokenizer then runs again in
-    Axolotl's code) when a row tokenizes to nothing (Axolotl's buffers turn into float32
-    and its output into floats), when the encoding has no ``attention_mask`` or its rows
-    differ in length from the tokens, and when a row longer than ``max_tokens`` would make
-    torch raise.
+    torch code raises on None). After tokenizing, Axolotl's code runs on the same encoding
+    (a tokenizer that replays it: the user's tokenizer is called once either way) when a
+    row tokenizes to nothing (Axolotl's buffers turn into float32 and its output into
+    floats), when the encoding has no ``attention_mask`` or its rows differ in length from
+    the tokens, and when a row longer than ``max_tokens`` would make torch raise. The
+    tokenizer's own exceptions reach the caller as they are (Axolotl calls it first).
     """
 
     log = getattr(sys.modules.get(original.__module__), "LOG", None)
@@ -43,17 +62,30 @@ def encode_streaming(original: Callable[..., Any], variant: str | None) -> Calla
         eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
         if type(eos) is not int or type(pad) is not int:
             raise Defer
-        res = tokenizer(
-            examples[text_column],
-            truncation=True,
-            max_length=max_tokens - 2,
-            add_special_tokens=True,
-        )
-        if "input_ids" not in res or "attention_mask" not in res:
-            raise Defer
-        input_ids, labels, attention_mask = _native.pack_token_stream(
-            res["input_ids"], res["attention_mask"], eos, pad, max_tokens
-        )
+        try:
+            res = tokenizer(
+                examples[text_column],
+                truncation=True,
+                max_length=max_tokens - 2,
+                add_special_tokens=True,
+            )
+        except Exception as exc:
+            raise Propagate(exc) from None  # Axolotl's first step: it raises the same
+        try:
+            if "input_ids" not in res or "attention_mask" not in res:
+                raise Defer
+            input_ids, labels, attention_mask = _native.pack_token_stream(
+                res["input_ids"], res["attention_mask"], eos, pad, max_tokens
+            )
+        except Exception as exc:
+            # The tokenizer has run: Axolotl's code gets its encoding replayed, not a
+            # second tokenizer call.
+            cause = None if isinstance(exc, (Defer, _native.UnsupportedInput)) else exc
+            raise Replay(
+                (examples, _Replayed(tokenizer, res), max_tokens, text_column, concatenate),
+                {},
+                cause,
+            ) from None
         ret = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
         if log is not None:
             log.debug(len(input_ids))

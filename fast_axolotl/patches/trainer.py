@@ -334,7 +334,10 @@ def position_ids_table(sample: Any) -> Any:
         arrays = [*table.columns, pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))]
         return as_written(table, [*names, "position_ids", "length"], [*arrays, pa.array(lengths)])
     except (Defer, _native.UnsupportedInput):
-        pass
-    except Exception as exc:  # a bug of ours: the batch is untouched, Axolotl's code runs
-        report_fallback("position_ids_table", exc)
-    return importlib.import_module(_TRAINER).add_position_ids(sample)
+        fault = None
+    except Exception as exc:  # the batch is untouched: Axolotl's code runs on it
+        fault = exc
+    result = importlib.import_module(_TRAINER).add_position_ids(sample)
+    if fault is not None:  # Axolotl's code took the batch: the fault was ours
+        report_fallback("position_ids_table", fault)
+    return result

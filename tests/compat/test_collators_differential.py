@@ -26,11 +26,11 @@ torch = pytest.importorskip("torch")
 from axolotl.utils.collators import batching  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: E402
 from transformers import PreTrainedTokenizerFast  # noqa: E402
 from transformers.utils import PaddingStrategy  # noqa: E402
 
 import fast_axolotl.patches.collators as patch_module  # noqa: E402
+from fast_axolotl.demo.tokenizer import UNK, train_bpe, wrap  # noqa: E402
 
 CLASSES = (
     batching.DataCollatorForSeq2Seq,
@@ -49,15 +49,9 @@ CORPUS = [
 
 
 def make_tokenizer(side: str) -> PreTrainedTokenizerFast:
-    tk = Tokenizer(models.BPE(unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=120, special_tokens=["<unk>", "<pad>", "<eos>"])
-    tk.train_from_iterator(CORPUS, trainer)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
-    )
-    tok.padding_side = side
-    return tok
+    # No BOS: the collators see token ids only; pad and eos get ids 1 and 2.
+    tk = train_bpe(CORPUS, vocab_size=120, specials=(UNK, "<pad>", "<eos>"))
+    return wrap(tk, padding_side=side, pad_token="<pad>", eos_token="<eos>", unk_token=UNK)
 
 
 TOKENIZERS = {side: make_tokenizer(side) for side in ("left", "right")}

@@ -19,10 +19,12 @@ from axolotl.utils.data import streaming  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from fast_axolotl.demo import tokenizer as tokenizer_support  # noqa: E402
+
 PATCHED = streaming.encode_streaming
 ORIGINAL = getattr(PATCHED, "__wrapped__", None)
 
-WORDS = "the a packing of rows into buffers fast axolotl tokens eos pad streaming data".split()
+WORDS = list(tokenizer_support.WORDS)
 
 
 def test_fast_axolotl_patches_encode_streaming():
@@ -30,25 +32,9 @@ def test_fast_axolotl_patches_encode_streaming():
 
 
 def train_tokenizer(bos: bool, pad: bool):
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    specials = ["<unk>", "<s>", "</s>", "<pad>"]
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials)
-    corpus = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))] * 20
-    tok.train_from_iterator(corpus, trainer=trainer)
-    if bos:
-        tok.post_processor = processors.TemplateProcessing(
-            single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
-        )
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>" if pad else None,
-    )
+    # WORDS is the support module's word list: the rotated-word corpus it trains on.
+    make = tokenizer_support.bos_adding_tokenizer if bos else tokenizer_support.no_bos_tokenizer
+    return make(pad=pad)
 
 
 TOKENIZERS = {

@@ -48,7 +48,7 @@ def scale(original, variant):
     def fast(values, factor=2):
         if any(isinstance(v, str) for v in values):
             raise Defer
-        if any(v is None for v in values):
+        if any(v is None or v == 13 for v in values):
             raise RuntimeError("bug in the fast path")
         CALLS.append(("scale", variant))
         return [v * factor for v in values]

@@ -30,7 +30,9 @@ fn call<'py>(
         };
         kernel(&column, &selection)
     })?;
-    Ok(PyArray1::from_vec(py, out))
+    // Copied into memory numpy allocates: an array over the Vec would not own its data,
+    // and `resize` (which works on Axolotl's result) would raise.
+    Ok(PyArray1::from_slice(py, &out))
 }
 
 /// `len(row)` of every row of a list column, as int64, in the order of `indices`

@@ -133,3 +133,17 @@ def position_ids(
     column: Any,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """`range(len(row))` per row as (int32 list offsets, int64 values, int64 lengths)."""
+
+def instruct_columns(
+    input_ids: list[list[int]],
+    attention_mask: list[list[int]],
+    prompt: list[int],
+    response: list[int],
+    eos_token_id: int,
+    bos_token_id: int | None,
+    max_length: int,
+    train_on_inputs: bool,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Rows of Axolotl's instruction strategies from one batched tokenizer call: (int32
+    offsets, input_ids values, attention_mask values, int64 labels values); `prompt` and
+    `response` give each row's text index in the call, -1 for an empty text."""

@@ -202,7 +202,12 @@ mod tests {
 
     #[test]
     fn response_gets_eos_and_loses_bos_and_prompt_is_masked() {
-        let out = run(&[&[1, 5, 6], &[1, 7]], &[Some(0)], &[Some(1)], &params(false));
+        let out = run(
+            &[&[1, 5, 6], &[1, 7]],
+            &[Some(0)],
+            &[Some(1)],
+            &params(false),
+        );
         assert_eq!(out.offsets, vec![0, 5]);
         assert_eq!(out.input_ids, IdValues::I32(vec![1, 5, 6, 7, 2]));
         assert_eq!(out.labels, vec![-100, -100, -100, 7, 2]);
@@ -211,7 +216,12 @@ mod tests {
 
     #[test]
     fn truncated_response_gets_no_eos() {
-        let out = run(&[&[5], &[1, 7, 8, 9]], &[Some(0)], &[Some(1)], &params(true));
+        let out = run(
+            &[&[5], &[1, 7, 8, 9]],
+            &[Some(0)],
+            &[Some(1)],
+            &params(true),
+        );
         assert_eq!(out.input_ids, IdValues::I32(vec![5, 7, 8, 9]));
         assert_eq!(out.labels, vec![5, 7, 8, 9]);
     }

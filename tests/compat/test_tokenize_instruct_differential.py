@@ -27,14 +27,13 @@ import axolotl.prompt_strategies.alpaca_chat as alpaca_chat  # noqa: E402
 import axolotl.prompt_strategies.alpaca_w_system as alpaca_w_system  # noqa: E402
 import axolotl.prompt_tokenizers as pt  # noqa: E402
 import axolotl.prompters as prompters  # noqa: E402
+from _tokenizers import TOKENIZERS  # noqa: E402
 from axolotl.datasets import TokenizedPromptDataset  # noqa: E402
 from axolotl.utils.dict import DictDefault  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fast_axolotl.patches import tokenize_instruct  # noqa: E402
-
-from _tokenizers import TOKENIZERS  # noqa: E402
 
 STYLES = ["instruct", "chat", "chatml", "phi"]
 
@@ -279,7 +278,7 @@ def test_process_is_patched_and_guard_accepts_the_reproduced_bodies():
 
 
 @settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

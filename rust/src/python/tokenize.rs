@@ -14,16 +14,19 @@ fn flatten(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<usize>, Vec<i64>
     let outer = obj.cast_exact::<PyList>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what}: expected a list of lists of ints, got {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })?;
     let mut offsets = Vec::with_capacity(outer.len() + 1);
     offsets.push(0);
     let mut values = Vec::new();
     for (i, row) in outer.iter().enumerate() {
-        let row = row.cast_exact::<PyList>().map_err(|_| {
-            PyTypeError::new_err(format!("{what}[{i}]: expected a list of ints"))
-        })?;
+        let row = row
+            .cast_exact::<PyList>()
+            .map_err(|_| PyTypeError::new_err(format!("{what}[{i}]: expected a list of ints")))?;
         values.reserve(row.len());
         for v in row.iter() {
             values.push(v.extract::<i64>().map_err(|_| {

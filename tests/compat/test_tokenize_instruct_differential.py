@@ -278,7 +278,7 @@ def test_process_is_patched_and_guard_accepts_the_reproduced_bodies():
 
 
 @settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -11,6 +11,7 @@ __all__ = [
     "__version__",
     "ffd_fits",
     "first_row_sha256",
+    "instruct_columns",
     "integer_values",
     "length_range_mask",
     "list_last_plus_one",

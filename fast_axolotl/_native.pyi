@@ -12,6 +12,7 @@ __all__ = [
     "chat_template_labels",
     "ffd_fits",
     "first_row_sha256",
+    "instruct_columns",
     "integer_values",
     "length_range_mask",
     "list_last_plus_one",
@@ -151,3 +152,16 @@ def chat_template_labels(
     warnings as `(kind, turn)` (0 last turn untrained, 1 end before start, 2 empty span), or
     None where Axolotl would leave the char-span path. Turns are `(content start, content
     end, should_train, unlocatable)`; train options 0 all, 1 turn, 2 last, 3 never."""
+def instruct_columns(
+    input_ids: list[list[int]],
+    attention_mask: list[list[int]],
+    prompt: list[int],
+    response: list[int],
+    eos_token_id: int,
+    bos_token_id: int | None,
+    max_length: int,
+    train_on_inputs: bool,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Rows of Axolotl's instruction strategies from one batched tokenizer call: (int32
+    offsets, input_ids values, attention_mask values, int64 labels values); `prompt` and
+    `response` give each row's text index in the call, -1 for an empty text."""

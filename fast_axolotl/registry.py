@@ -232,6 +232,15 @@ ENTRIES: tuple[Entry, ...] = (
         # helpers the fast path reproduces are fingerprinted in the patch module.
         fingerprints={"fa5c033d3aa38b56": "per-row-loop"},
     ),
+    # tokenize: Axolotl's instruction strategies (alpaca family), batched.
+    Entry(
+        target="axolotl.datasets:TokenizedPromptDataset.process",
+        replacement="fast_axolotl.patches.tokenize_instruct:process",
+        group="tokenize",
+        signature="(self, dataset)",
+        # Optional filter_rows, then one per-row (or batched) map of tokenize_prompt.
+        fingerprints={"f8ea98afaccd9ca7": "filter-then-map"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

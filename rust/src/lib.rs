@@ -13,6 +13,7 @@ pub mod lengths;
 pub mod packing;
 pub mod parallel;
 pub mod position_ids;
+pub mod tokenize;
 
 #[cfg(feature = "python")]
 mod python;

@@ -8,6 +8,7 @@ mod errors;
 mod filters;
 mod lengths;
 mod packing;
+mod tokenize;
 
 use pyo3::prelude::*;
 
@@ -22,5 +23,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     packing::register(m)?;
     filters::register(m)?;
     chat_labels::register(m)?;
+    tokenize::register(m)?;
     Ok(())
 }

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from fast_axolotl import _fpcache
+from fast_axolotl import _fpcache, guards, registry
 from fast_axolotl import config as config_mod
-from fast_axolotl import guards, registry
 from fast_axolotl.registry import Entry
 
 LOG = logging.getLogger("fast_axolotl")
@@ -145,7 +144,8 @@ def _rebind_all(pairs: dict[int, tuple[Any, Any, Any]]) -> None:
         hits = [
             (key, pair[1])
             for key, value in namespace.items()
-            if (pair := pairs.get(id(value))) is not None and pair[0] is value
+            if (pair := pairs.get(id(value))) is not None
+            and pair[0] is value
             and pair[2] is not mod
         ]
         for key, new in hits:

@@ -228,8 +228,7 @@ ENTRIES: tuple[Entry, ...] = (
         replacement="fast_axolotl.patches.save:save_preprocessed_dataset",
         group="save",
         signature=(
-            "(cfg: 'DictDefault', dataset: 'Dataset', dataset_hash: 'str', split: 'str')"
-            " -> 'None'"
+            "(cfg: 'DictDefault', dataset: 'Dataset', dataset_hash: 'str', split: 'str') -> 'None'"
         ),
         # makedirs, save_to_disk(num_proc=min(max(1, len // 256), workers)), optional push.
         fingerprints={"2e0f4a06b73f5217": "spawned-pool-save"},

@@ -206,7 +206,7 @@ def failures(tmp: Path, dataset, prepare) -> dict[str, tuple[type, str, int]]:
     for label, fn in (("axolotl", ORIGINAL), ("fast", PATCHED)):
         calls = []
 
-        def counting(cfg, dataset_hash):
+        def counting(cfg, dataset_hash, calls=calls):
             calls.append(dataset_hash)
             return real(cfg, dataset_hash)
 

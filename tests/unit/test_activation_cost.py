@@ -83,19 +83,21 @@ def test_an_edited_source_file_is_not_served_from_the_stale_cache(cache, tmp_pat
 
 
 def test_same_file_stamp_but_other_code_is_a_miss(cache, tmp_path):
-    """The digest of the code object is part of the key: a function whose code differs
-    never takes another function's cached value, even with the file stamp unchanged."""
-    f, path = make_function(tmp_path, "fp_c", BODY)
+    """The digest of the code object is part of the key: another function of the same,
+    unchanged file never takes a value cached for a different code object."""
+    body = BODY + "\n\ndef h(x):\n    return x - 1\n"
+    f, _ = make_function(tmp_path, "fp_c", body)
     _fpcache.fingerprint(f, guards.fingerprint)
     data = json.loads((cache / _fpcache.FILENAME).read_text())
     record = data[f.__code__.co_filename]
     (digest,) = record["fingerprints"]
-    record["fingerprints"] = {digest: "0123456789abcdef"}  # a planted wrong value
+    record["fingerprints"] = {digest: "0123456789abcdef"}  # a planted value
     (cache / _fpcache.FILENAME).write_text(json.dumps(data))
     _fpcache.reset()
-    g, _ = make_function(tmp_path, "fp_c2", BODY.replace("x + 1", "x - 1"))
-    assert _fpcache.code_digest(g.__code__) != digest
-    assert _fpcache.fingerprint(g, guards.fingerprint) == guards.fingerprint(g)
+    assert _fpcache.fingerprint(f, guards.fingerprint) == "0123456789abcdef"  # served
+    h = f.__globals__["h"]
+    assert _fpcache.code_digest(h.__code__) != digest
+    assert _fpcache.fingerprint(h, guards.fingerprint) == guards.fingerprint(h)
 
 
 @pytest.mark.parametrize(

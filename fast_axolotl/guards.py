@@ -60,6 +60,14 @@ def fingerprint(func: Any) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+def cached_fingerprint(func: Any) -> str:
+    """``fingerprint(func)``, read from the on-disk cache when the function's source file
+    and code object are unchanged (see ``fast_axolotl._fpcache``)."""
+    from fast_axolotl import _fpcache
+
+    return _fpcache.fingerprint(inspect.unwrap(func), fingerprint)
+
+
 def check(entry: Entry, original: Any) -> str | None:
     """Returns the behaviour variant to reproduce, or raises GuardMismatch."""
     func = original
@@ -76,7 +84,7 @@ def check(entry: Entry, original: Any) -> str | None:
     if not entry.fingerprints:
         return None
     try:
-        found = fingerprint(func)
+        found = cached_fingerprint(func)
     except (OSError, TypeError, SyntaxError, tokenize.TokenError) as exc:
         raise GuardMismatch(f"source unavailable for the code check: {exc}") from None
     variant = entry.fingerprints.get(found)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from fast_axolotl import _fpcache, guards, registry
 from fast_axolotl import config as config_mod
-from fast_axolotl import guards, registry
 from fast_axolotl.registry import Entry
 
 LOG = logging.getLogger("fast_axolotl")
@@ -76,8 +76,9 @@ def module_loaded(module: ModuleType) -> None:
         with _lock:
             if not _active:
                 return
-            for entry in registry.entries_for(module.__name__):
-                _apply(entry, module)
+            with _Batch():
+                for entry in registry.entries_for(module.__name__):
+                    _apply(entry, module)
     except Exception as exc:  # pragma: no cover - defensive, logged for the user
         log_once(
             f"module:{getattr(module, '__name__', '?')}",
@@ -99,9 +100,16 @@ def _is_replacement(obj: Any) -> bool:
     return getattr(obj, MARKER, None) is not None
 
 
+_roots: tuple[Any, frozenset[str]] = ((), frozenset())
+
+
 def _target_package_modules() -> list[ModuleType]:
     """Loaded modules of the packages the registry patches (``axolotl`` and its submodules)."""
-    roots = {e.module.partition(".")[0] for e in registry.ENTRIES}
+    global _roots
+    entries, roots = _roots
+    if entries is not registry.ENTRIES:  # computed once per registry (tests swap it)
+        roots = frozenset(e.module.partition(".")[0] for e in registry.ENTRIES)
+        _roots = (registry.ENTRIES, roots)
     return [
         m
         for name, m in list(sys.modules.items())
@@ -109,15 +117,68 @@ def _target_package_modules() -> list[ModuleType]:
     ]
 
 
+# Rebinds requested while a batch is open: id(old) -> (old, new, module to skip). The
+# whole batch is applied in ONE pass over the loaded modules when the outermost batch
+# closes (one pass per entry cost tens of milliseconds with Axolotl fully imported).
+_pending: dict[int, tuple[Any, Any, Any]] | None = None
+
+
 def _rebind(old: Any, new: Any, skip: Any = None) -> None:
     """Points every global of a loaded axolotl module that *is* ``old`` at ``new``."""
+    if _pending is None:
+        _rebind_all({id(old): (old, new, skip)})
+        return
+    known = _pending.get(id(old))
+    if known is None or known[0] is not old:
+        _pending[id(old)] = (old, new, skip)
+    elif known[2] is not skip:
+        # rebinding the same object again without the skip also covers the skipped module
+        _pending[id(old)] = (old, known[1], None)
+
+
+def _rebind_all(pairs: dict[int, tuple[Any, Any, Any]]) -> None:
+    if not pairs:
+        return
     for mod in _target_package_modules():
-        if mod is skip:
-            continue
         namespace = mod.__dict__
-        for key, value in list(namespace.items()):
-            if value is old:
-                namespace[key] = new
+        hits = [
+            (key, pair[1])
+            for key, value in namespace.items()
+            if (pair := pairs.get(id(value))) is not None
+            and pair[0] is value
+            and pair[2] is not mod
+        ]
+        for key, new in hits:
+            namespace[key] = new
+
+
+def _pending_rebind_of(current: Any, owner: Any) -> bool:
+    """True if an open batch will rebind ``current`` in ``owner`` (a copy of a symbol
+    patched earlier in the batch): unbatched, the rebind would already have happened."""
+    if _pending is None or not isinstance(owner, ModuleType):
+        return False
+    pair = _pending.get(id(current))
+    return pair is not None and pair[0] is current and pair[2] is not owner
+
+
+class _Batch:
+    """Collects rebinds; the outermost batch applies them in one pass on exit."""
+
+    def __enter__(self) -> None:
+        global _pending
+        self.outer = _pending is None
+        if self.outer:
+            _pending = {}
+            _fpcache.hold()
+
+    def __exit__(self, *exc: object) -> None:
+        global _pending
+        if self.outer:
+            pairs, _pending = _pending, None
+            try:
+                _rebind_all(pairs or {})
+            finally:
+                _fpcache.release()
 
 
 # The replacement built for each (target, original): install() after uninstall() puts the
@@ -153,7 +214,7 @@ def _apply(entry: Entry, module: ModuleType) -> None:
     if current is None:
         _records[entry.target] = Record(entry, SKIPPED, f"{entry.qualname} not found in Axolotl")
         return
-    if _is_replacement(current):
+    if _is_replacement(current) or _pending_rebind_of(current, owner):
         return  # already ours (install() after the hook, or a repeated call)
     cfg = get_config()
     if not cfg.allows(entry.target, entry.group):
@@ -192,7 +253,7 @@ def _apply(entry: Entry, module: ModuleType) -> None:
 
 def patch_loaded_modules() -> None:
     """Patches every target module already in sys.modules (used by install())."""
-    with _lock:
+    with _lock, _Batch():
         for module_name in dict.fromkeys(e.module for e in registry.ENTRIES):
             module = sys.modules.get(module_name)
             if module is not None:
@@ -207,7 +268,7 @@ def set_active(active: bool) -> None:
 
 def restore_all() -> None:
     """Puts back every original this process replaced, importers' copies included."""
-    with _lock:
+    with _lock, _Batch():
         for target, rec in list(_records.items()):
             if rec.state != PATCHED:
                 continue

@@ -241,6 +241,17 @@ ENTRIES: tuple[Entry, ...] = (
         # Optional filter_rows, then one per-row (or batched) map of tokenize_prompt.
         fingerprints={"f8ea98afaccd9ca7": "filter-then-map"},
     ),
+    # --- save: the prepared dataset written in-process (no spawned pool) ---
+    Entry(
+        target="axolotl.utils.data.shared:save_preprocessed_dataset",
+        replacement="fast_axolotl.patches.save:save_preprocessed_dataset",
+        group="save",
+        signature=(
+            "(cfg: 'DictDefault', dataset: 'Dataset', dataset_hash: 'str', split: 'str') -> 'None'"
+        ),
+        # makedirs, save_to_disk(num_proc=min(max(1, len // 256), workers)), optional push.
+        fingerprints={"2e0f4a06b73f5217": "spawned-pool-save"},
+    ),
 )
 
 #: Every module the import hook intercepts; the finder's only test is membership here.

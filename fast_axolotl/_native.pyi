@@ -1,6 +1,6 @@
 """Type stub of the Rust extension module (kept honest by `mypy.stubtest` in `nox -s lint`)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,13 @@ __all__ = [
     "trainable_mask",
     "truncate_rows",
     "unique_rows",
+    # fast-axolotl 0.2.0's public API (issue 8)
+    "concatenate_and_pack",
+    "create_padding_mask",
+    "deduplicate_indices",
+    "pack_sequences",
+    "pad_sequences",
+    "parallel_hash_rows",
 ]
 
 __version__: str
@@ -133,3 +140,45 @@ def position_ids(
     column: Any,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """`range(len(row))` per row as (int32 list offsets, int64 values, int64 lengths)."""
+
+# fast-axolotl 0.2.0's public API (issue 8), re-exported by fast_axolotl.sequences and
+# fast_axolotl.row_hashing
+
+def pack_sequences(
+    sequences: Sequence[Sequence[int]],
+    max_length: int,
+    pad_token_id: int,
+    eos_token_id: int,
+    label_pad_id: int = -100,
+) -> dict[str, list[list[int]]]:
+    """Rows + eos + pad, packed in order into rows of exactly `max_length` (0.2.0's layout)."""
+
+def concatenate_and_pack(
+    input_ids: Sequence[Sequence[int]],
+    labels: Sequence[Sequence[int]],
+    attention_masks: Sequence[Sequence[int]],
+    max_length: int,
+    pad_token_id: int,
+    label_pad_id: int = -100,
+) -> dict[str, list[list[int]]]:
+    """Pre-tokenized rows packed in order into rows of exactly `max_length`."""
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]],
+    target_length: int | None = None,
+    pad_value: int = 0,
+    padding_side: str = "right",
+    pad_to_multiple_of: int | None = None,
+) -> list[list[int]]:
+    """Every row padded to one length (ValueError for a row longer than it)."""
+
+def create_padding_mask(current_length: int, target_length: int) -> list[int]:
+    """`list(range(max(target_length - current_length, 0)))`."""
+
+def parallel_hash_rows(rows: Sequence[str], num_threads: int = 0) -> list[str]:
+    """`hashlib.sha256(row.encode()).hexdigest()` of every row, in order."""
+
+def deduplicate_indices(
+    rows: Sequence[str], existing_hashes: Sequence[str] | None = None, num_threads: int = 0
+) -> tuple[list[int], list[str]]:
+    """Positions and hex digests of the rows whose digest was not seen before."""

@@ -12,6 +12,9 @@ pub mod lengths;
 pub mod packing;
 pub mod parallel;
 pub mod position_ids;
+// fast-axolotl 0.2.0's public API (issue 8)
+pub mod row_hashing;
+pub mod sequences;
 
 #[cfg(feature = "python")]
 mod python;

@@ -7,6 +7,8 @@ mod errors;
 mod filters;
 mod lengths;
 mod packing;
+mod row_hashing;
+mod sequences;
 
 use pyo3::prelude::*;
 
@@ -20,5 +22,7 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     collate::register(m)?;
     packing::register(m)?;
     filters::register(m)?;
+    sequences::register(m)?;
+    row_hashing::register(m)?;
     Ok(())
 }

@@ -8,20 +8,20 @@ file; this facade is imported at interpreter start, so it imports nothing at all
 __version__ = "0.3.0"
 
 __all__ = [
-    "__version__",
-    "install",
-    "is_available",
-    "status",
-    "uninstall",
     # fast-axolotl 0.2.0's public API (issue 8), loaded on first use
     "RUST_AVAILABLE",
+    "__version__",
     "concatenate_and_pack",
     "create_padding_mask",
     "deduplicate_indices",
     "get_version",
+    "install",
+    "is_available",
     "pack_sequences",
     "pad_sequences",
     "parallel_hash_rows",
+    "status",
+    "uninstall",
 ]
 
 

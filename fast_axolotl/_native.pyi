@@ -9,6 +9,10 @@ import numpy.typing as npt
 __all__ = [
     "UnsupportedInput",
     "__version__",
+    # fast-axolotl 0.2.0's public API (issue 8)
+    "concatenate_and_pack",
+    "create_padding_mask",
+    "deduplicate_indices",
     "ffd_fits",
     "first_row_sha256",
     "integer_values",
@@ -19,19 +23,15 @@ __all__ = [
     "pack_first_fit",
     "pack_first_fit_groups",
     "pack_next_fit",
+    "pack_sequences",
     "pack_token_stream",
     "pad_batch",
+    "pad_sequences",
+    "parallel_hash_rows",
     "position_ids",
     "trainable_mask",
     "truncate_rows",
     "unique_rows",
-    # fast-axolotl 0.2.0's public API (issue 8)
-    "concatenate_and_pack",
-    "create_padding_mask",
-    "deduplicate_indices",
-    "pack_sequences",
-    "pad_sequences",
-    "parallel_hash_rows",
 ]
 
 __version__: str

@@ -7,8 +7,8 @@ file; this facade is imported at interpreter start, so it imports nothing at all
 
 __version__ = "0.3.0"
 
+# fast-axolotl 0.2.0's API names (issue 8) load on first use: see __getattr__ below.
 __all__ = [
-    # fast-axolotl 0.2.0's public API (issue 8), loaded on first use
     "RUST_AVAILABLE",
     "__version__",
     "concatenate_and_pack",

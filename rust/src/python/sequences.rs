@@ -238,18 +238,23 @@ fn append(list: &Bound<'_, PyList>, v: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
-/// `[value] * n`.
-fn repeated<'py>(value: &Bound<'py, PyAny>, n: usize) -> PyResult<Bound<'py, PyList>> {
-    let one = PyList::new(value.py(), [value])?;
-    // SAFETY: the GIL is held; list * n is a new list or an error.
-    unsafe {
-        Ok(
-            Bound::from_owned_ptr_or_err(
-                value.py(),
-                ffi::PySequence_Repeat(one.as_ptr(), isz(n)?),
+/// `[value] * n` for many `n`: the one-item list is made once per call, not per row.
+struct Filler<'py>(Bound<'py, PyList>);
+
+impl<'py> Filler<'py> {
+    fn new(value: &Bound<'py, PyAny>) -> PyResult<Self> {
+        Ok(Filler(PyList::new(value.py(), [value])?))
+    }
+
+    fn times(&self, n: usize) -> PyResult<Bound<'py, PyList>> {
+        // SAFETY: the GIL is held; list * n is a new list or an error.
+        unsafe {
+            Ok(Bound::from_owned_ptr_or_err(
+                self.0.py(),
+                ffi::PySequence_Repeat(self.0.as_ptr(), isz(n)?),
             )?
-            .cast_into_unchecked(),
-        )
+            .cast_into_unchecked())
+        }
     }
 }
 
@@ -380,6 +385,8 @@ fn pack_sequences<'py>(
         int(py, label_pad_id)?,
     );
     let (zero, one) = (int(py, 0)?, int(py, 1)?);
+    let (fill_pad, fill_label_pad) = (Filler::new(&pad)?, Filler::new(&label_pad)?);
+    let (fill_zero, fill_one) = (Filler::new(&zero)?, Filler::new(&one)?);
     with_rows(&[(sequences, "sequences")], |views| {
         let v = &views[0];
         let rows = v.rows;
@@ -410,7 +417,7 @@ fn pack_sequences<'py>(
                 extend(&l, row)?;
                 append(&l, &eos)?;
                 append(&l, &label_pad)?;
-                let ones = repeated(&one, n + 1)?;
+                let ones = fill_one.times(n + 1)?;
                 // the first run of ones becomes the mask row itself: one copy fewer
                 let m = match &m {
                     Some(m) => {
@@ -425,9 +432,9 @@ fn pack_sequences<'py>(
             let m = m.unwrap_or_else(|| PyList::empty(py));
             let k = max_length - at;
             if k > 0 {
-                extend(&i, &repeated(&pad, k)?)?;
-                extend(&l, &repeated(&label_pad, k)?)?;
-                extend(&m, &repeated(&zero, k)?)?;
+                extend(&i, &fill_pad.times(k)?)?;
+                extend(&l, &fill_label_pad.times(k)?)?;
+                extend(&m, &fill_zero.times(k)?)?;
             }
             ids.push(i);
             labels.push(l);
@@ -459,7 +466,9 @@ fn concatenate_and_pack<'py>(
     label_pad_id: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = input_ids.py();
-    let (pad, label_pad, zero) = (int(py, pad_token_id)?, int(py, label_pad_id)?, int(py, 0)?);
+    let fill_pad = Filler::new(&int(py, pad_token_id)?)?;
+    let fill_label_pad = Filler::new(&int(py, label_pad_id)?)?;
+    let fill_zero = Filler::new(&int(py, 0)?)?;
     let args = [
         (input_ids, "input_ids"),
         (labels, "labels"),
@@ -512,9 +521,9 @@ fn concatenate_and_pack<'py>(
             }
             let k = max_length - at;
             if k > 0 {
-                extend(&i, &repeated(&pad, k)?)?;
-                extend(&l, &repeated(&label_pad, k)?)?;
-                extend(&m, &repeated(&zero, k)?)?;
+                extend(&i, &fill_pad.times(k)?)?;
+                extend(&l, &fill_label_pad.times(k)?)?;
+                extend(&m, &fill_zero.times(k)?)?;
             }
             ids.push(i);
             labs.push(l);
@@ -540,7 +549,7 @@ fn pad_sequences<'py>(
     pad_to_multiple_of: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let py = sequences.py();
-    let pad = int(py, pad_value)?;
+    let fill_pad = Filler::new(&int(py, pad_value)?)?;
     let right = match padding_side {
         "right" => Some(true),
         "left" => Some(false),
@@ -561,18 +570,20 @@ fn pad_sequences<'py>(
         let target = pad_target(&lengths, target_length, pad_to_multiple_of)
             .map_err(|e| PyValueError::new_err(format!("pad_sequences: {e}")))?;
         let mut out = Vec::with_capacity(lengths.len());
-        for (r, (row, &n)) in v.rows.iter().zip(&lengths).enumerate() {
-            if !v.ok(r) {
-                return Ok(None);
-            }
+        for (row, &n) in v.rows.iter().zip(&lengths) {
             let k = target - n;
-            out.push(if k == 0 {
+            let padded = if k == 0 {
                 slice(row, 0, n)?
             } else if right {
-                concat(row, &repeated(&pad, k)?)?
+                concat(row, &fill_pad.times(k)?)?
             } else {
-                concat(&repeated(&pad, k)?, row)?
-            });
+                concat(&fill_pad.times(k)?, row)?
+            };
+            // checked after the copy, while its ints are in cache (the pad is an int too)
+            if v.check && !all_exact_ints(&padded, v.direct) {
+                return Ok(None);
+            }
+            out.push(padded);
         }
         PyList::new(py, out).map(Some)
     })

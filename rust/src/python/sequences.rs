@@ -53,16 +53,22 @@ fn layout_checked(py: Python<'_>) -> bool {
 /// True if every item of `list` is an exact `int` (not a bool, not an int subclass).
 /// Runs no Python code.
 fn all_exact_ints(list: &Bound<'_, PyList>, direct: bool) -> bool {
+    exact_ints_in(list, 0, list.len(), direct)
+}
+
+/// True if the items `lo..hi` of `list` (within its length) are exact ints.
+fn exact_ints_in(list: &Bound<'_, PyList>, lo: usize, hi: usize, direct: bool) -> bool {
     let p = list.as_ptr();
-    // SAFETY: the GIL is held and `p` is a list; with `direct`, its layout was verified.
+    // SAFETY: the GIL is held and `p` is a list; `hi` is clamped to its current size;
+    // with `direct`, its layout was verified.
     unsafe {
         if direct {
             let raw = p.cast::<RawList>();
-            let n = (*raw).ob_base.ob_size as usize;
-            (0..n).all(|i| ffi::PyLong_CheckExact(*(*raw).ob_item.add(i)) != 0)
+            let hi = hi.min((*raw).ob_base.ob_size as usize);
+            (lo..hi).all(|i| ffi::PyLong_CheckExact(*(*raw).ob_item.add(i)) != 0)
         } else {
-            let n = ffi::PyList_Size(p);
-            (0..n).all(|i| ffi::PyLong_CheckExact(ffi::PyList_GetItem(p, i)) != 0)
+            let hi = hi.min(ffi::PyList_Size(p) as usize);
+            (lo..hi).all(|i| ffi::PyLong_CheckExact(ffi::PyList_GetItem(p, i as isize)) != 0)
         }
     }
 }
@@ -407,11 +413,12 @@ fn pack_sequences<'py>(
             let mut m: Option<Bound<'py, PyList>> = None;
             let mut at = 0;
             for r in start..end {
-                if !v.ok(r) {
-                    return Ok(None);
-                }
                 let (row, n) = (&rows[r], lengths[r]);
                 extend(&i, row)?;
+                // checked after the copy, while its ints are in cache
+                if v.check && !exact_ints_in(&i, at, at + n, v.direct) {
+                    return Ok(None);
+                }
                 append(&i, &eos)?;
                 append(&i, &pad)?;
                 extend(&l, row)?;
@@ -511,12 +518,17 @@ fn concatenate_and_pack<'py>(
             let (i, l, m) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
             let mut at = 0;
             for (r, n) in (start..end).zip(&lengths[start..end]) {
-                if !(a.ok(r) && b.ok(r) && c.ok(r)) {
-                    return Ok(None);
-                }
                 extend(&i, &a.rows[r])?;
                 extend(&l, &b.rows[r])?;
                 extend(&m, &c.rows[r])?;
+                // checked after the copy, while its ints are in cache
+                if a.check
+                    && !(exact_ints_in(&i, at, at + n, a.direct)
+                        && exact_ints_in(&l, at, at + n, a.direct)
+                        && exact_ints_in(&m, at, at + n, a.direct))
+                {
+                    return Ok(None);
+                }
                 at += n;
             }
             let k = max_length - at;

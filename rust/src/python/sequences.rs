@@ -308,6 +308,31 @@ impl<'py> Rows<'_, 'py> {
     }
 }
 
+/// Defers the cyclic garbage collector while a build runs, and restores its state after.
+///
+/// A build allocates one list per output row and runs no Python code. With the collector
+/// on, every 700 of those allocations start a collection, and the growing pile of young
+/// lists soon triggers full collections that walk every token list of the input again:
+/// measured, that is most of the time of a large plain-Python padding loop. Deferred, the
+/// collector runs at the next allocation after the call, once.
+struct GcDeferred(bool);
+
+impl GcDeferred {
+    fn new() -> Self {
+        // SAFETY: the GIL is held.
+        GcDeferred(unsafe { ffi::PyGC_Disable() } != 0)
+    }
+}
+
+impl Drop for GcDeferred {
+    fn drop(&mut self) {
+        if self.0 {
+            // SAFETY: the GIL is held (the guard lives inside a call that holds it).
+            unsafe { ffi::PyGC_Enable() };
+        }
+    }
+}
+
 /// Runs `build` on the rows of each argument as they are, and when a row turns out not to
 /// be a list of exact ints, again on rows converted by `int_rows`.
 fn with_rows<'py, T>(
@@ -332,7 +357,11 @@ fn with_rows<'py, T>(
                 direct,
             })
             .collect();
-        match build(&views) {
+        let built = {
+            let _gc = GcDeferred::new();
+            build(&views)
+        };
+        match built {
             Ok(Some(out)) => return Ok(out),
             Ok(None) => {}
             // 0.2.0 read every value before anything else: a bad value wins over an error
@@ -356,6 +385,7 @@ fn with_rows<'py, T>(
             direct,
         })
         .collect();
+    let _gc = GcDeferred::new();
     build(&views)?.ok_or_else(|| {
         pyo3::exceptions::PyRuntimeError::new_err(
             "internal error in fast_axolotl: a converted row failed its check",

@@ -393,3 +393,21 @@ def test_importing_fast_axolotl_loads_none_of_the_api_modules() -> None:
 def test_unknown_attributes_still_raise_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         fast_axolotl.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_state_is_restored_after_every_call(enabled: bool) -> None:
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        fast_axolotl.pad_sequences([[1, 2], [3]])
+        fast_axolotl.pack_sequences([[1, 2], (3,)], 8, 0, 2)
+        with pytest.raises(ValueError):
+            fast_axolotl.pad_sequences([[1, 2, 3]], 2)
+        with pytest.raises(TypeError):
+            fast_axolotl.concatenate_and_pack([[1]], [[None]], [[1]], 4, 0)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -5,9 +5,24 @@ file; this facade is imported at interpreter start, so it imports nothing at all
 (not even `typing` or `__future__`): the public functions import what they need.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
-__all__ = ["__version__", "install", "is_available", "status", "uninstall"]
+# fast-axolotl 0.2.0's API names (issue 8) load on first use: see __getattr__ below.
+__all__ = [
+    "RUST_AVAILABLE",
+    "__version__",
+    "concatenate_and_pack",
+    "create_padding_mask",
+    "deduplicate_indices",
+    "get_version",
+    "install",
+    "is_available",
+    "pack_sequences",
+    "pad_sequences",
+    "parallel_hash_rows",
+    "status",
+    "uninstall",
+]
 
 
 def install() -> bool:
@@ -51,3 +66,37 @@ def status() -> list[dict[str, object]]:
     from fast_axolotl import _status
 
     return _status.entries()
+
+
+def get_version() -> str:
+    """``"<version> (rust: <native version>)"``, as fast-axolotl 0.2.0 reported it."""
+    try:
+        from fast_axolotl import _native
+    except ImportError:
+        return f"{__version__} (rust: not available)"
+    return f"{__version__} (rust: {_native.__version__})"
+
+
+# fast-axolotl 0.2.0's API: name -> module that defines it, imported on first access
+# (this module runs at every interpreter start and must stay import-free).
+_LAZY_020 = {
+    "pack_sequences": "fast_axolotl.sequences",
+    "concatenate_and_pack": "fast_axolotl.sequences",
+    "pad_sequences": "fast_axolotl.sequences",
+    "create_padding_mask": "fast_axolotl.sequences",
+    "parallel_hash_rows": "fast_axolotl.row_hashing",
+    "deduplicate_indices": "fast_axolotl.row_hashing",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name == "RUST_AVAILABLE":
+        value: object = is_available()
+    elif name in _LAZY_020:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY_020[name]), name)
+    else:
+        raise AttributeError(f"module 'fast_axolotl' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value

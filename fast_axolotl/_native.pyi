@@ -1,6 +1,6 @@
 """Type stub of the Rust extension module (kept honest by `mypy.stubtest` in `nox -s lint`)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,6 +10,10 @@ __all__ = [
     "UnsupportedInput",
     "__version__",
     "chat_template_labels",
+    # fast-axolotl 0.2.0's public API (issue 8)
+    "concatenate_and_pack",
+    "create_padding_mask",
+    "deduplicate_indices",
     "ffd_fits",
     "first_row_sha256",
     "instruct_columns",
@@ -21,8 +25,11 @@ __all__ = [
     "pack_first_fit",
     "pack_first_fit_groups",
     "pack_next_fit",
+    "pack_sequences",
     "pack_token_stream",
     "pad_batch",
+    "pad_sequences",
+    "parallel_hash_rows",
     "position_ids",
     "trainable_mask",
     "truncate_rows",
@@ -152,6 +159,7 @@ def chat_template_labels(
     warnings as `(kind, turn)` (0 last turn untrained, 1 end before start, 2 empty span), or
     None where Axolotl would leave the char-span path. Turns are `(content start, content
     end, should_train, unlocatable)`; train options 0 all, 1 turn, 2 last, 3 never."""
+
 def instruct_columns(
     input_ids: list[list[int]],
     attention_mask: list[list[int]],
@@ -165,3 +173,45 @@ def instruct_columns(
     """Rows of Axolotl's instruction strategies from one batched tokenizer call: (int32
     offsets, input_ids values, attention_mask values, int64 labels values); `prompt` and
     `response` give each row's text index in the call, -1 for an empty text."""
+
+# fast-axolotl 0.2.0's public API (issue 8), re-exported by fast_axolotl.sequences and
+# fast_axolotl.row_hashing
+
+def pack_sequences(
+    sequences: Sequence[Sequence[int]],
+    max_length: int,
+    pad_token_id: int,
+    eos_token_id: int,
+    label_pad_id: int = -100,
+) -> dict[str, list[list[int]]]:
+    """Rows + eos + pad, packed in order into rows of exactly `max_length` (0.2.0's layout)."""
+
+def concatenate_and_pack(
+    input_ids: Sequence[Sequence[int]],
+    labels: Sequence[Sequence[int]],
+    attention_masks: Sequence[Sequence[int]],
+    max_length: int,
+    pad_token_id: int,
+    label_pad_id: int = -100,
+) -> dict[str, list[list[int]]]:
+    """Pre-tokenized rows packed in order into rows of exactly `max_length`."""
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]],
+    target_length: int | None = None,
+    pad_value: int = 0,
+    padding_side: str = "right",
+    pad_to_multiple_of: int | None = None,
+) -> list[list[int]]:
+    """Every row padded to one length (ValueError for a row longer than it)."""
+
+def create_padding_mask(current_length: int, target_length: int) -> list[int]:
+    """`list(range(max(target_length - current_length, 0)))`."""
+
+def parallel_hash_rows(rows: Sequence[str], num_threads: int = 0) -> list[str]:
+    """`hashlib.sha256(row.encode()).hexdigest()` of every row, in order."""
+
+def deduplicate_indices(
+    rows: Sequence[str], existing_hashes: Sequence[str] | None = None, num_threads: int = 0
+) -> tuple[list[int], list[str]]:
+    """Positions and hex digests of the rows whose digest was not seen before."""

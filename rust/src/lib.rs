@@ -14,6 +14,9 @@ pub mod packing;
 pub mod parallel;
 pub mod position_ids;
 pub mod tokenize;
+// fast-axolotl 0.2.0's public API (issue 8)
+pub mod row_hashing;
+pub mod sequences;
 
 #[cfg(feature = "python")]
 mod python;

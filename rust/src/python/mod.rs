@@ -9,6 +9,8 @@ mod filters;
 mod lengths;
 mod packing;
 mod tokenize;
+mod row_hashing;
+mod sequences;
 
 use pyo3::prelude::*;
 
@@ -24,5 +26,7 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     filters::register(m)?;
     chat_labels::register(m)?;
     tokenize::register(m)?;
+    sequences::register(m)?;
+    row_hashing::register(m)?;
     Ok(())
 }

@@ -7,7 +7,46 @@ file; this facade is imported at interpreter start, so it imports nothing at all
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "install", "is_available", "status", "uninstall"]
+__all__ = [
+    "RustStreamingDataset",
+    "__version__",
+    "create_rust_streaming_dataset",
+    "detect_format",
+    "install",
+    "is_available",
+    "list_supported_formats",
+    "should_use_rust_streaming",
+    "status",
+    "streaming_dataset_reader",
+    "uninstall",
+]
+
+# fast-axolotl 0.2.0's public API, imported on first use (PEP 562) so that the start-up
+# import of this package stays free: {name: module that defines it}.
+_LAZY = {
+    # the streaming reader (issue 8)
+    "streaming_dataset_reader": "fast_axolotl.streaming",
+    "RustStreamingDataset": "fast_axolotl.streaming",
+    "create_rust_streaming_dataset": "fast_axolotl.streaming",
+    "should_use_rust_streaming": "fast_axolotl.streaming",
+    "detect_format": "fast_axolotl.streaming",
+    "list_supported_formats": "fast_axolotl.streaming",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fast_axolotl' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def install() -> bool:

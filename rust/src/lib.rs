@@ -12,6 +12,7 @@ pub mod lengths;
 pub mod packing;
 pub mod parallel;
 pub mod position_ids;
+pub mod stream;
 
 #[cfg(feature = "python")]
 mod python;

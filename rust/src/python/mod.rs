@@ -7,6 +7,7 @@ mod errors;
 mod filters;
 mod lengths;
 mod packing;
+mod stream;
 
 use pyo3::prelude::*;
 
@@ -20,5 +21,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     collate::register(m)?;
     packing::register(m)?;
     filters::register(m)?;
+    stream::register(m)?;
     Ok(())
 }

@@ -79,8 +79,9 @@ def streaming_dataset_reader(
     ``format="python"`` yields ``{column: [values]}`` dicts, as fast-axolotl 0.2.0 did;
     ``format="arrow"`` yields ``pyarrow.RecordBatch`` objects that share the decoded memory.
     ``split`` picks a split of a ``DatasetDict`` directory ("train" by default).
-    ``num_threads`` is accepted for 0.2.0 compatibility; decoding runs on one thread that is
-    not the interpreter's (the GIL is released), so 0 and any other value behave alike.
+    ``num_threads=1`` decodes on the calling thread (with the GIL released); any other value
+    (0, the default, means automatic) decodes the next batch on one background thread while
+    the current one is consumed. One batch is decoded ahead at most.
 
     The file is opened on the first ``next()``; a file that cannot be read raises
     FileNotFoundError / OSError, bad content a ValueError naming the file and the line or
@@ -97,17 +98,22 @@ def streaming_dataset_reader(
         raise ValueError(f"format must be one of {_FORMATS}, got {format!r}")
     if split is not None and not isinstance(split, str):
         raise TypeError(f"split must be a str or None, got {type(split).__name__}")
-    return _batches(path, dataset_type, batch_size, format, split)
+    return _batches(path, dataset_type, batch_size, format, split, num_threads != 1)
 
 
 def _batches(
-    path: str, dataset_type: str | None, batch_size: int, fmt: str, split: str | None
+    path: str,
+    dataset_type: str | None,
+    batch_size: int,
+    fmt: str,
+    split: str | None,
+    prefetch: bool,
 ) -> Iterator[Any]:
     import pyarrow as pa
 
     from fast_axolotl import _native
 
-    reader = _native.StreamReader(path, dataset_type, batch_size, split)
+    reader = _native.StreamReader(path, dataset_type, batch_size, split, prefetch)
     try:
         if fmt == "arrow":
             for batch in reader:

@@ -27,7 +27,7 @@ PROBE = textwrap.dedent(
             "is_fast_axolotl": streaming_dataset_reader.__module__,
             "in_parent": getattr(sys.modules["axolotl.utils.data"], "rust_streaming", None) is m,
         }
-    except ModuleNotFoundError as e:
+    except ImportError as e:  # `from pkg import missing_submodule` raises ImportError
         out = {"served": False, "error": str(e)}
     print("RESULT " + json.dumps(out))
     """

@@ -3,7 +3,9 @@
 //! consumer of the Arrow PyCapsule interface) without a copy.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
@@ -23,23 +25,99 @@ fn to_py(err: StreamError) -> PyErr {
     }
 }
 
+type Item = stream::Result<RecordBatch>;
+
+/// Where batches come from: decoded on the caller's thread, or by a background thread that
+/// decodes the next batch while Python consumes the current one (a channel of one batch
+/// bounds the memory; dropping the receiver stops the thread after its current batch).
+enum Source {
+    Inline(stream::StreamReader),
+    Prefetch {
+        rx: Receiver<Item>,
+        worker: Option<JoinHandle<()>>,
+    },
+}
+
+impl Source {
+    fn next(&mut self) -> Option<Item> {
+        match self {
+            Source::Inline(r) => r.next(),
+            Source::Prefetch { rx, .. } => rx.recv().ok(),
+        }
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        if let Source::Prefetch { rx, worker } = self {
+            // Close the channel first so a worker blocked in `send` returns at once.
+            let (_, dead) = sync_channel(0);
+            drop(std::mem::replace(rx, dead));
+            if let Some(w) = worker.take() {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
+fn spawn(mut reader: stream::StreamReader) -> Source {
+    let (tx, rx) = sync_channel::<Item>(1);
+    let worker = std::thread::Builder::new()
+        .name("fast-axolotl-reader".into())
+        .spawn(move || loop {
+            let next = catch_unwind(AssertUnwindSafe(|| reader.next()));
+            let item = match next {
+                Ok(Some(item)) => item,
+                Ok(None) => return,
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Err(StreamError::Io(format!(
+                        "internal error in fast_axolotl streaming reader: {msg}"
+                    )))
+                }
+            };
+            let stop = item.is_err();
+            if tx.send(item).is_err() || stop {
+                return;
+            }
+        });
+    match worker {
+        Ok(handle) => Source::Prefetch {
+            rx,
+            worker: Some(handle),
+        },
+        // No thread available: unreachable in practice; the reader moved into the closure
+        // is gone, so report it through the channel-less path.
+        Err(e) => {
+            let (tx, rx) = sync_channel::<Item>(1);
+            let _ = tx.send(Err(StreamError::Io(format!("cannot start the reader thread: {e}"))));
+            Source::Prefetch { rx, worker: None }
+        }
+    }
+}
+
 /// Iterator over the record batches of a file, directory or glob.
 #[pyclass(module = "fast_axolotl._native", name = "StreamReader")]
 pub struct PyStreamReader {
-    // A Mutex makes the reader Sync for PyO3; only one thread decodes at a time anyway.
-    inner: Mutex<Option<stream::StreamReader>>,
+    // A Mutex makes the source Sync for PyO3; only one thread decodes at a time anyway.
+    inner: Mutex<Option<Source>>,
 }
 
 #[pymethods]
 impl PyStreamReader {
     #[new]
-    #[pyo3(signature = (path, dataset_type=None, batch_size=1000, split=None))]
+    #[pyo3(signature = (path, dataset_type=None, batch_size=1000, split=None, prefetch=true))]
     fn new(
         py: Python<'_>,
         path: String,
         dataset_type: Option<String>,
         batch_size: usize,
         split: Option<String>,
+        prefetch: bool,
     ) -> PyResult<Self> {
         let format = match dataset_type.as_deref() {
             None => None,
@@ -58,10 +136,16 @@ impl PyStreamReader {
             batch_size,
             split,
         };
-        let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| stream::StreamReader::new(&path, opts))));
+        let outcome = py.detach(|| {
+            catch_unwind(AssertUnwindSafe(|| stream::StreamReader::new(&path, opts)))
+        });
         match outcome {
             Ok(Ok(reader)) => Ok(PyStreamReader {
-                inner: Mutex::new(Some(reader)),
+                inner: Mutex::new(Some(if prefetch {
+                    spawn(reader)
+                } else {
+                    Source::Inline(reader)
+                })),
             }),
             Ok(Err(e)) => Err(to_py(e)),
             Err(panic) => Err(panic_to_py("streaming_dataset_reader", panic)),
@@ -76,8 +160,8 @@ impl PyStreamReader {
         let outcome = py.detach(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-                let reader = guard.as_mut()?;
-                let next = reader.next();
+                let source = guard.as_mut()?;
+                let next = source.next();
                 if next.is_none() {
                     // Exhausted: drop the reader now to close the file and free its buffers.
                     *guard = None;
@@ -90,17 +174,22 @@ impl PyStreamReader {
             Ok(Some(Ok(batch))) => Ok(Some(ArrowBatch {
                 batch: Mutex::new(Some(batch)),
             })),
-            Ok(Some(Err(e))) => Err(to_py(e)),
+            Ok(Some(Err(e))) => {
+                self.close(py);
+                Err(to_py(e))
+            }
             Err(panic) => {
-                *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                self.close(py);
                 Err(panic_to_py("streaming_dataset_reader", panic))
             }
         }
     }
 
-    /// Stops reading: closes the file and frees the reader's buffers.
-    fn close(&self) {
-        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Stops reading: closes the file and frees the reader's buffers (waits for a
+    /// background decode of at most one batch to end).
+    fn close(&self, py: Python<'_>) {
+        let source = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        py.detach(move || drop(source));
     }
 }
 

@@ -91,6 +91,7 @@ impl JsonlSource {
                 self.eof = true;
             }
         }
+        fix_surrogate_escapes(&mut self.chunk);
         Ok(!self.chunk.is_empty())
     }
 
@@ -203,6 +204,69 @@ fn decode_one(schema: &SchemaRef, text: &[u8]) -> std::result::Result<(), String
     d.decode(text).map_err(|e| e.to_string())?;
     d.flush().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Replaces each `\\uD8xx\\uDCxx` escape (a character outside the Basic Multilingual Plane,
+/// as Python's `json.dumps` writes it) by the character's UTF-8 bytes. arrow-json 60's
+/// decoder combines such pairs with `|` instead of `+` (`char_from_surrogate_pair`), which
+/// silently turns U+20000 into U+10000; after this rewrite it never sees a pair.
+pub fn fix_surrogate_escapes(buf: &mut Vec<u8>) {
+    fn hex4(b: &[u8]) -> Option<u32> {
+        if b.len() < 4 {
+            return None;
+        }
+        let s = std::str::from_utf8(&b[..4]).ok()?;
+        u32::from_str_radix(s, 16).ok()
+    }
+    let Some(first) = buf.iter().position(|&b| b == b'\\') else {
+        return;
+    };
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = first;
+    let mut copied = 0;
+    while i < buf.len() {
+        if buf[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if buf.get(i + 1) == Some(&b'u') {
+            if let Some(high @ 0xD800..=0xDBFF) = hex4(&buf[i + 2..]) {
+                if buf.get(i + 6) == Some(&b'\\') && buf.get(i + 7) == Some(&b'u') {
+                    if let Some(low @ 0xDC00..=0xDFFF) = hex4(&buf[i + 8..]) {
+                        let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        if let Some(ch) = char::from_u32(c) {
+                            let o = out.get_or_insert_with(|| Vec::with_capacity(buf.len()));
+                            o.extend_from_slice(&buf[copied..i]);
+                            let mut t = [0u8; 4];
+                            o.extend_from_slice(ch.encode_utf8(&mut t).as_bytes());
+                            i += 12;
+                            copied = i;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        // Any other escape: skip the backslash and the escaped byte (`\\\\` included).
+        i += 2;
+    }
+    if let Some(mut o) = out {
+        o.extend_from_slice(&buf[copied.min(buf.len())..]);
+        *buf = o;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fix_surrogate_escapes;
+
+    #[test]
+    fn surrogate_pair_escapes_become_utf8_and_other_escapes_stay() {
+        let mut b = br#"{"a": "\ud840\udc00 \\ud840\udc00 \u00e9 \ud83d\ude00"}"#.to_vec();
+        fix_surrogate_escapes(&mut b);
+        let s = String::from_utf8(b).unwrap();
+        assert_eq!(s, "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}");
+    }
 }
 
 fn count_newlines(buf: &[u8]) -> usize {

@@ -17,6 +17,7 @@ pub mod text;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -213,7 +214,12 @@ pub fn resolve(path: &str, opts: &Options) -> Result<Vec<(PathBuf, Option<Format
         return Ok(vec![(p.to_path_buf(), opts.format)]);
     }
     if path.contains(['*', '?', '[']) {
-        let entries = glob::glob(path)
+        // `*` does not match a leading dot: hidden files are skipped as `datasets` does.
+        let options = glob::MatchOptions {
+            require_literal_leading_dot: true,
+            ..glob::MatchOptions::new()
+        };
+        let entries = glob::glob_with(path, options)
             .map_err(|e| StreamError::Usage(format!("{path}: invalid glob pattern: {e}")))?;
         let mut files = Vec::new();
         for e in entries {
@@ -233,18 +239,30 @@ pub fn resolve(path: &str, opts: &Options) -> Result<Vec<(PathBuf, Option<Format
     )))
 }
 
+fn decoder_panic(path: &Path, panic: Box<dyn std::any::Any + Send>) -> StreamError {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    StreamError::data(path, format!("corrupt or truncated data (the decoder failed: {msg})"))
+}
+
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let rd = std::fs::read_dir(dir).map_err(|e| StreamError::io(dir, &e))?;
     for entry in rd {
         let entry = entry.map_err(|e| StreamError::io(dir, &e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        // `datasets` skips hidden and underscore-prefixed files and folders.
-        if name.starts_with('.') || name.starts_with('_') {
+        // `datasets` skips hidden files and folders, and special folders (`__pycache__`).
+        if name.starts_with('.') {
             continue;
         }
         let path = entry.path();
         if path.is_dir() {
+            if name.starts_with("__") {
+                continue;
+            }
             collect_dir(&path, out)?;
         } else {
             out.push(path);
@@ -282,6 +300,7 @@ pub fn open(path: &Path, format: Option<Format>, batch_size: usize) -> Result<Bo
 /// previous one is exhausted.
 pub struct StreamReader {
     files: VecDeque<(PathBuf, Option<Format>)>,
+    current_path: PathBuf,
     batch_size: usize,
     current: Option<Box<dyn BatchSource>>,
     failed: bool,
@@ -297,6 +316,7 @@ impl StreamReader {
             files: files.into(),
             batch_size: opts.batch_size,
             current: None,
+            current_path: PathBuf::new(),
             failed: false,
         };
         // Open the first file now so that a missing or unreadable file fails at the call.
@@ -307,7 +327,10 @@ impl StreamReader {
     fn open_next(&mut self) -> Result<bool> {
         match self.files.pop_front() {
             Some((path, fmt)) => {
-                self.current = Some(open(&path, fmt, self.batch_size)?);
+                self.current_path = path.clone();
+                let opened = catch_unwind(AssertUnwindSafe(|| open(&path, fmt, self.batch_size)))
+                    .unwrap_or_else(|panic| Err(decoder_panic(&path, panic)));
+                self.current = Some(opened?);
                 Ok(true)
             }
             None => {
@@ -327,7 +350,11 @@ impl Iterator for StreamReader {
         }
         loop {
             let source = self.current.as_mut()?;
-            match source.next_batch() {
+            // A decoder that panics on corrupt input (arrow-ipc does on some bad offsets)
+            // is reported as bad input of this file; the source is dropped, never reused.
+            let next = catch_unwind(AssertUnwindSafe(|| source.next_batch()))
+                .unwrap_or_else(|panic| Some(Err(decoder_panic(&self.current_path, panic))));
+            match next {
                 Some(Ok(b)) if b.num_rows() == 0 => continue,
                 Some(Ok(b)) => return Some(Ok(b)),
                 Some(Err(e)) => {

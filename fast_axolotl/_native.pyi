@@ -7,12 +7,16 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ArrowBatch",
+    "StreamReader",
     "UnsupportedInput",
     "__version__",
+    "detect_format",
     "ffd_fits",
     "first_row_sha256",
     "integer_values",
     "length_range_mask",
+    "list_supported_formats",
     "list_last_plus_one",
     "list_lengths",
     "multipack_batches",
@@ -133,3 +137,25 @@ def position_ids(
     column: Any,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """`range(len(row))` per row as (int32 list offsets, int64 values, int64 lengths)."""
+
+# streaming reader (issue 8)
+class StreamReader:
+    def __new__(
+        cls,
+        path: str,
+        dataset_type: str | None = None,
+        batch_size: int = 1000,
+        split: str | None = None,
+        prefetch: bool = True,
+    ) -> StreamReader: ...
+    def __iter__(self) -> StreamReader: ...
+    def __next__(self) -> ArrowBatch: ...
+    def close(self) -> None: ...
+
+class ArrowBatch:
+    @property
+    def num_rows(self) -> int: ...
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+def detect_format(path: str) -> tuple[str, str | None]: ...
+def list_supported_formats() -> list[str]: ...

@@ -10,17 +10,23 @@ __version__ = "0.3.0"
 # fast-axolotl 0.2.0's API names (issue 8) load on first use: see __getattr__ below.
 __all__ = [
     "RUST_AVAILABLE",
+    "RustStreamingDataset",
     "__version__",
     "concatenate_and_pack",
     "create_padding_mask",
+    "create_rust_streaming_dataset",
     "deduplicate_indices",
+    "detect_format",
     "get_version",
     "install",
     "is_available",
+    "list_supported_formats",
     "pack_sequences",
     "pad_sequences",
     "parallel_hash_rows",
+    "should_use_rust_streaming",
     "status",
+    "streaming_dataset_reader",
     "uninstall",
 ]
 
@@ -86,6 +92,12 @@ _LAZY_020 = {
     "create_padding_mask": "fast_axolotl.sequences",
     "parallel_hash_rows": "fast_axolotl.row_hashing",
     "deduplicate_indices": "fast_axolotl.row_hashing",
+    "streaming_dataset_reader": "fast_axolotl.streaming",
+    "RustStreamingDataset": "fast_axolotl.streaming",
+    "create_rust_streaming_dataset": "fast_axolotl.streaming",
+    "should_use_rust_streaming": "fast_axolotl.streaming",
+    "detect_format": "fast_axolotl.streaming",
+    "list_supported_formats": "fast_axolotl.streaming",
 }
 
 
@@ -100,3 +112,7 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'fast_axolotl' has no attribute {name!r}")
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_020) | {"RUST_AVAILABLE"})

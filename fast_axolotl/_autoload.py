@@ -17,10 +17,11 @@ from fast_axolotl import registry
 
 
 class AxolotlFinder:
-    """Answers only for registry modules: finds their real spec and wraps its loader."""
+    """Answers only for registry modules (finds their real spec and wraps its loader) and
+    for the served modules of ``registry.SERVED``."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in registry.MODULES:
+        if fullname not in registry.HOOKED:
             return None
         try:
             from fast_axolotl import hook

@@ -7,6 +7,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ArrowBatch",
+    "StreamReader",
     "UnsupportedInput",
     "__version__",
     "chat_template_labels",
@@ -14,11 +16,13 @@ __all__ = [
     "concatenate_and_pack",
     "create_padding_mask",
     "deduplicate_indices",
+    "detect_format",
     "ffd_fits",
     "first_row_sha256",
     "instruct_columns",
     "integer_values",
     "length_range_mask",
+    "list_supported_formats",
     "list_last_plus_one",
     "list_lengths",
     "multipack_batches",
@@ -215,3 +219,24 @@ def deduplicate_indices(
     rows: Sequence[str], existing_hashes: Sequence[str] | None = None, num_threads: int = 0
 ) -> tuple[list[int], list[str]]:
     """Positions and hex digests of the rows whose digest was not seen before."""
+# streaming reader (issue 8)
+class StreamReader:
+    def __new__(
+        cls,
+        path: str,
+        dataset_type: str | None = None,
+        batch_size: int = 1000,
+        split: str | None = None,
+        prefetch: bool = True,
+    ) -> StreamReader: ...
+    def __iter__(self) -> StreamReader: ...
+    def __next__(self) -> ArrowBatch: ...
+    def close(self) -> None: ...
+
+class ArrowBatch:
+    @property
+    def num_rows(self) -> int: ...
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+def detect_format(path: str) -> tuple[str, str | None]: ...
+def list_supported_formats() -> list[str]: ...

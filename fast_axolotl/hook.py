@@ -15,7 +15,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
-from fast_axolotl import _autoload, patcher
+from fast_axolotl import _autoload, patcher, registry
 
 # Make the finder a registered importlib.abc.MetaPathFinder (done here, not at start-up,
 # because importing importlib.abc costs tens of milliseconds).
@@ -26,7 +26,22 @@ _resolving = threading.local()
 
 def find_spec(finder: Any, fullname: str, path: Any, target: Any) -> Any:
     """Ask the finders after ``finder`` for the real spec (never importlib.util.find_spec,
-    which would re-enter the import system) and wrap its loader."""
+    which would re-enter the import system) and wrap its loader; for a served module with
+    no real spec, the spec of the served module."""
+    busy = getattr(_resolving, "names", None)
+    if busy is not None and fullname in busy:
+        return None  # a finder below us re-entered the import system for this name
+    spec = _real_spec(finder, fullname, path, target)
+    if fullname in registry.SERVED:
+        return spec if spec is not None else _served_spec(fullname)
+    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        return spec
+    if not isinstance(spec.loader, PatchingLoader):
+        spec.loader = PatchingLoader(spec.loader)
+    return spec
+
+
+def _real_spec(finder: Any, fullname: str, path: Any, target: Any) -> Any:
     busy = getattr(_resolving, "names", None)
     if busy is None:
         busy = _resolving.names = set()
@@ -44,11 +59,47 @@ def find_spec(finder: Any, fullname: str, path: Any, target: Any) -> Any:
                 break
     finally:
         busy.discard(fullname)
-    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-        return spec
-    if not isinstance(spec.loader, PatchingLoader):
-        spec.loader = PatchingLoader(spec.loader)
     return spec
+
+
+def _served_spec(fullname: str) -> Any:
+    """The spec of a served module, only under its real, already imported parent package
+    (the import system imports parents first); never a module of our own invention."""
+    parent = sys.modules.get(fullname.rpartition(".")[0])
+    if parent is None or not hasattr(parent, "__path__"):
+        return None
+    parent_spec = getattr(parent, "__spec__", None)
+    if parent_spec is None or isinstance(parent_spec.loader, ServedLoader):
+        return None
+    import importlib.machinery
+
+    return importlib.machinery.ModuleSpec(fullname, ServedLoader(registry.SERVED[fullname]))
+
+
+class ServedLoader(importlib.abc.Loader):
+    """Fills a served module with the ``__served__`` names of its fast_axolotl module."""
+
+    def __init__(self, implementation: str) -> None:
+        self.implementation = implementation
+
+    def create_module(self, spec: Any) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        import importlib
+
+        impl = importlib.import_module(self.implementation)
+        names = tuple(impl.__served__)
+        for name in names:
+            setattr(module, name, getattr(impl, name))
+        module.__all__ = list(names)
+        module.__doc__ = (
+            f"Served by fast-axolotl (from {self.implementation}): fast-axolotl 0.2.0's "
+            "streaming reader API, under the name 0.2.0 scripts import."
+        )
+
+    def __repr__(self) -> str:
+        return f"<fast_axolotl.ServedLoader of {self.implementation}>"
 
 
 def _finders_after(finder: Any) -> list[Any]:

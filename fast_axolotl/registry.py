@@ -263,3 +263,15 @@ GROUPS: tuple[str, ...] = tuple(dict.fromkeys(e.group for e in ENTRIES))
 
 def entries_for(module: str) -> list[Entry]:
     return [e for e in ENTRIES if e.module == module]
+
+
+# Served modules (issue 8, the streaming reader): modules Axolotl does not have that the
+# hook creates, as {module name: fast_axolotl module whose ``__served__`` names it exports}.
+# Each is served only when its parent package is Axolotl's real one and no real module of
+# that name exists.
+SERVED: dict[str, str] = {
+    "axolotl.utils.data.rust_streaming": "fast_axolotl.streaming",
+}
+
+#: Every module name the finder answers for: its whole per-import cost is this lookup.
+HOOKED: frozenset[str] = MODULES | frozenset(SERVED)

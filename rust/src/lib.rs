@@ -17,6 +17,7 @@ pub mod tokenize;
 // fast-axolotl 0.2.0's public API (issue 8)
 pub mod row_hashing;
 pub mod sequences;
+pub mod stream;
 
 #[cfg(feature = "python")]
 mod python;

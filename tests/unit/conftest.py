@@ -111,6 +111,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     def use(*new_entries: Entry) -> None:
         monkeypatch.setattr(registry, "ENTRIES", tuple(new_entries))
         monkeypatch.setattr(registry, "MODULES", frozenset(e.module for e in new_entries))
+        monkeypatch.setattr(registry, "HOOKED", registry.MODULES | frozenset(registry.SERVED))
 
     saved_meta_path = list(sys.meta_path)
     was_active = _autoload.finder_installed()

@@ -11,6 +11,7 @@ mod packing;
 mod tokenize;
 mod row_hashing;
 mod sequences;
+mod stream;
 
 use pyo3::prelude::*;
 
@@ -28,5 +29,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokenize::register(m)?;
     sequences::register(m)?;
     row_hashing::register(m)?;
+    stream::register(m)?;
     Ok(())
 }

@@ -195,7 +195,8 @@ def process_datasets_for_packing(
     plain ``datasets.Dataset`` (streaming datasets).
 
     Older releases: ``no-op-filter`` (0.13.1-0.18.0) filters with ``keep_every_row`` (their
-    filter keeps every row), names the train dataset in its log line and never raises; ``no-op-filter-dataset-processes`` (0.12.x) also takes ``num_proc`` from
+    filter keeps every row), names the train dataset in its log line and never raises;
+    ``no-op-filter-dataset-processes`` (0.12.x) also takes ``num_proc`` from
     ``cfg.dataset_processes``.
     """
     _nested_function(original, "drop_no_trainable_tokens")  # no nested filter: no patch

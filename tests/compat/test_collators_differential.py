@@ -19,7 +19,7 @@ import warnings
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.releases]
 
 np = pytest.importorskip("numpy")
 torch = pytest.importorskip("torch")

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.releases]
 
 np = pytest.importorskip("numpy")
 torch = pytest.importorskip("torch")
@@ -295,6 +295,27 @@ def test_multipack_sampler_with_world_size(monkeypatch, world_size):
         bin_size=200,
         group_size=1000,
     )
+
+
+def test_drop_last_statistics_follow_the_installed_releases_variant():
+    import _release
+
+    # Five bins of 9 tokens, two bins a batch: drop_last drops the third batch's one bin.
+    lengths = np.full(5, 9, dtype=np.int64)
+    kwargs = {"random_sampler": False, "seed": 0, "batch_size": 2, "batch_max_len": 10}
+    kwargs.update(bin_size=1, group_size=100, drop_last=True, num_processes=1)
+    assert_same_sampler(lengths, passes=1, **kwargs)
+    sampler = build(lengths, **kwargs)
+    sampler.generate_batches(set_stats=True)
+    stats = (int(sampler.total_tokens_used), int(sampler.total_token_slots))
+    variant = _release.variant(
+        "axolotl.utils.samplers.multipack:MultipackBatchSampler.generate_batches"
+    )
+    if variant == "cached-drop-last":
+        assert stats == (36, 40)  # the dropped bin leaves the statistics
+    else:
+        assert variant.startswith("stats-before-drop-last")
+        assert stats == (45, 50)
 
 
 def test_multipack_sampler_sequential_drop_last_overflow_behaves_like_axolotl():

@@ -503,10 +503,13 @@ def axolotl_loader_batches(generate_batches, num_workers, batch_size, seq_len, s
     """Axolotl's packed-batch pipeline: a tokenized `datasets.Dataset`, its lengths, the
     multipack DataLoader patch and the V2 batch-sampler collator."""
     import datasets
-    from axolotl.monkeypatch.data.batch_dataset_fetcher import (
-        apply_multipack_dataloader_patch,
-        remove_multipack_dataloader_patch,
-    )
+    from axolotl.monkeypatch.data import batch_dataset_fetcher
+
+    if not hasattr(batch_dataset_fetcher, "remove_multipack_dataloader_patch"):
+        # 0.12's patch_fetchers() patches torch for the rest of the process, undoably.
+        pytest.skip("this Axolotl release cannot remove its multipack DataLoader patch")
+    apply_multipack_dataloader_patch = batch_dataset_fetcher.apply_multipack_dataloader_patch
+    remove_multipack_dataloader_patch = batch_dataset_fetcher.remove_multipack_dataloader_patch
     from axolotl.utils.collators import V2BatchSamplerDataCollatorForSeq2Seq
     from axolotl.utils.samplers import get_dataset_lengths
 

@@ -9,6 +9,9 @@
     nox -s pythons   the abi3 wheel, built once, on Python 3.10-3.13: unit + activation tests
     nox -s sdist     pip install from the source distribution in a clean venv (Rust needed)
     nox -s lint      ruff, cargo fmt/clippy, mypy stubtest of the native module
+    nox -s "matrix(0.12.0)"   the differential and activation tests against another Axolotl
+                     release with its own pins (tests/requirements/axolotl-<release>.txt);
+                     `nox -t release-matrix` runs the releases CI runs
 
 Sessions that need Axolotl install the pinned CPU runtime from
 tests/requirements/axolotl-0.19.0.txt (torch is large: pip's cache makes reruns fast),
@@ -246,3 +249,32 @@ def sdist(session: nox.Session) -> None:
         str(ROOT / "tests" / "packaging"),
         env=_env(session),
     )
+# Releases with a pinned runtime in tests/requirements/; CI runs the oldest and a middle one
+# (0.19.0, the default pin, is covered by `tests`).
+RELEASES = sorted(
+    (
+        p.name.removeprefix("axolotl-").removesuffix(".txt")
+        for p in RUNTIME.parent.glob("axolotl-*.txt")
+    ),
+    key=lambda v: tuple(int(x) for x in v.split(".")),
+)
+CI_RELEASES = ("0.12.0", "0.14.0")
+
+
+@nox.session
+@nox.parametrize(
+    "axolotl",
+    [nox.param(v, id=v, tags=["release-matrix"] if v in CI_RELEASES else []) for v in RELEASES],
+)
+def matrix(session: nox.Session, axolotl: str) -> None:
+    """Differential and activation tests (marker `releases`) against one Axolotl release,
+    installed with that release's own pins of the data-path dependencies."""
+    session.install("-r", str(RUNTIME.parent / f"axolotl-{axolotl}.txt"))
+    session.install("--no-deps", f"axolotl=={axolotl}")
+    session.install("-r", str(DEV))
+    _install_self(session)
+    # The `ci` hypothesis profile unless told otherwise: `tests` runs 0.19 with more examples.
+    env = {**_env(session), "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    # `slow` (wheel and editable installs) does not depend on the Axolotl release.
+    marker = "releases and not slow"
+    session.run("pytest", "-m", marker, *(session.posargs or ["tests/compat"]), env=env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import Any
 
@@ -27,6 +28,18 @@ def native_version() -> str | None:
     return str(_native.__version__)
 
 
+def _not_in_release(module: str) -> bool:
+    """Whether ``module`` does not exist in the installed Axolotl: answered only when its
+    package is already imported, so that asking imports nothing."""
+    parent = module.rpartition(".")[0]
+    if parent not in sys.modules:
+        return False
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):
+        return False
+
+
 def entries() -> list[dict[str, Any]]:
     records = patcher.records()
     hooked = _autoload.finder_installed()
@@ -39,6 +52,10 @@ def entries() -> list[dict[str, Any]]:
             state, reason = patcher.OFF, "FAST_AXOLOTL_DISABLE is set"
         elif not hooked:
             state, reason = patcher.OFF, "import hook not active (call fast_axolotl.install())"
+        elif entry.module not in sys.modules and _not_in_release(entry.module):
+            release = axolotl_version()
+            state = patcher.SKIPPED
+            reason = f"{entry.module} is not in axolotl {release}" if release else "no axolotl"
         elif entry.module not in sys.modules:
             state, reason = patcher.NOT_IMPORTED, ""
         else:

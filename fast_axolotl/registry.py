@@ -3,7 +3,8 @@
 This module is read by the import hook at interpreter start, so it imports nothing.
 Each entry names the Axolotl symbol (``module:qualname``), the factory in
 ``fast_axolotl.patches`` that builds its replacement around the original, the group users
-allow or deny it by, and the guard the original must pass: its exact signature and,
+allow or deny it by, and the guard the original must pass: its exact signature (or one of
+several, where releases added a parameter) and,
 where Axolotl's body changed between versions, the accepted code fingerprints (see
 ``fast_axolotl.guards``), each naming the behaviour variant the replacement reproduces.
 """
@@ -19,7 +20,7 @@ class Entry:
         target: str,
         replacement: str,
         group: str,
-        signature: str,
+        signature: str | tuple[str, ...],
         fingerprints: dict[str, str] | None = None,
     ) -> None:
         self.target = target
@@ -130,7 +131,14 @@ ENTRIES: tuple[Entry, ...] = (
         group="packing",
         signature="(self, set_stats: bool = False) -> list[list[list[int]]]",
         # The body with sequential/parallel packing, drop_last statistics and gc.collect().
-        fingerprints={"e053ee98e6902749": "cached-drop-last"},
+        fingerprints={
+            "e053ee98e6902749": "cached-drop-last",
+            # 0.13.1-0.18.0: drop_last leaves the dropped bins in the statistics and
+            # indexes batches[-1] unguarded (IndexError when nothing is left).
+            "95d8ad8903d88cb6": "stats-before-drop-last",
+            # 0.12.x: as above, and bin_size is passed on as given (no batch_max_len default).
+            "ecb3e16a67d42fab": "stats-before-drop-last-raw-bin-size",
+        },
     ),
     Entry(
         target="axolotl.utils.data.streaming:encode_streaming",
@@ -201,7 +209,14 @@ ENTRIES: tuple[Entry, ...] = (
         signature="(cfg, train_dataset, eval_dataset)",
         # 0.19 drops rows whose labels are all -100 and raises when none is left
         # (up to 0.18 the nested filter kept every row: a different fingerprint, not patched).
-        fingerprints={"3e2db3299efea4e4": "drop-and-raise"},
+        fingerprints={
+            "3e2db3299efea4e4": "drop-and-raise",
+            # 0.13.1-0.18.0: `np.any(list != -100)` is always true, so the filter keeps
+            # every row and nothing raises.
+            "73a39d8dcd752227": "no-op-filter",
+            # 0.12.x: the same, with num_proc read from cfg.dataset_processes.
+            "ca1077a2d481f643": "no-op-filter-dataset-processes",
+        },
     ),
     Entry(
         target="axolotl.utils.trainer:process_pretraining_datasets_for_packing",
@@ -210,7 +225,11 @@ ENTRIES: tuple[Entry, ...] = (
         signature=(
             "(train_dataset, sequence_len, skip_position_ids=True, drop_attention_mask=False)"
         ),
-        fingerprints={"d9cfa001b7fc36c6": "per-row-length-filter"},
+        fingerprints={
+            "d9cfa001b7fc36c6": "per-row-length-filter",
+            # 0.12.0-0.14.0: the same steps with the filter under its old name drop_long_seq.
+            "dc09ccdf2c793a31": "per-row-drop-long-seq",
+        },
     ),
     Entry(
         target="axolotl.utils.data.utils:handle_long_seq_in_dataset",
@@ -251,6 +270,34 @@ ENTRIES: tuple[Entry, ...] = (
         ),
         # makedirs, save_to_disk(num_proc=min(max(1, len // 256), workers)), optional push.
         fingerprints={"2e0f4a06b73f5217": "spawned-pool-save"},
+    ),
+    # older Axolotl releases: predecessors under other names (see docs/compatibility.md)
+    Entry(
+        target="axolotl.utils.trainer:drop_long_seq",
+        replacement="fast_axolotl.patches.trainer:filter_sequences_by_length",
+        group="filters",
+        # 0.12.x has no raise_on_drop parameter.
+        signature=(
+            "(sample, sequence_len=2048, min_sequence_len=2, raise_on_drop=False)",
+            "(sample, sequence_len=2048, min_sequence_len=2)",
+        ),
+        fingerprints={
+            # 0.13.1-0.14.0: filter_sequences_by_length's body under its old name.
+            "9d80affa87d3823c": "range-or-raise",
+            "728e2fb2ca3bc909": "range-no-raise",
+        },
+    ),
+    Entry(
+        target="axolotl.utils.data.pretraining:encode_pretraining",
+        replacement="fast_axolotl.patches.streaming:encode_pretraining",
+        group="streaming_packing",
+        signature=(
+            "(tokenizer: transformers.tokenization_utils_base.PreTrainedTokenizerBase, "
+            "max_tokens: int, examples: Dict[str, List], text_column: str = 'text', "
+            "concatenate: bool = True) -> Dict[str, List]"
+        ),
+        # 0.12.x: encode_streaming's torch.cat body with the tokenizer first.
+        fingerprints={"4ec7f0df8a6f204a": "torch-cat-buffers"},
     ),
 )
 

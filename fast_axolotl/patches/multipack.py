@@ -172,6 +172,10 @@ def _replay(original: Callable[..., Any], sampler: Any, indices: list[Any], set_
         sampler.sampler = drawn
 
 
+#: The 0.12-0.18 bodies: statistics taken before drop_last, see _drop_last_after_stats.
+_STATS_BEFORE_DROP_LAST = ("stats-before-drop-last", "stats-before-drop-last-raw-bin-size")
+
+
 class _Plan:
     """What one pass needs besides the drawn indices, checked before drawing."""
 
@@ -183,9 +187,11 @@ class _Plan:
         "lengths",
         "safe_mode",
         "sequential",
+        "stats_before_drop_last",
     )
 
-    def __init__(self, sampler: Any) -> None:
+    def __init__(self, sampler: Any, variant: str | None = None) -> None:
+        self.stats_before_drop_last = variant in _STATS_BEFORE_DROP_LAST
         self.lengths = _lengths(sampler.lengths)
         if type(sampler.batch_max_len) is not int:
             raise Defer
@@ -195,6 +201,8 @@ class _Plan:
         self.bin_size = self.group_size = 0
         self.safe_mode = True
         if not self.sequential:
+            if variant == "stats-before-drop-last-raw-bin-size" and not sampler.bin_size:
+                raise Defer  # 0.12 hands a falsy bin_size to the numba kernels as it is
             self.bin_size = _int(sampler.bin_size or sampler.batch_max_len)
             processes = sampler.num_processes or 1
             _check_pool_args(min(4, processes), sampler.mp_start_method)
@@ -219,6 +227,8 @@ def _batches(sampler: Any, plan: _Plan, indices: list[Any]) -> tuple[list[Any], 
     if not plan.sequential:
         total_used = np.int64(total_used)
     total_slots = nbins * sampler.batch_max_len
+    if plan.stats_before_drop_last:
+        return _drop_last_after_stats(sampler, plan, batches, total_used, total_slots)
     if sampler.drop_last and batches and len(batches[-1]) < sampler.batch_size:
         dropped = batches.pop()
         total_slots -= len(dropped) * sampler.batch_max_len
@@ -258,11 +268,29 @@ def _shadow(
             if not same_result(theirs, mine):
                 report_difference(name, "efficiency statistics (tokens used, slots)", mine, theirs)
     return expected
+def _drop_last_after_stats(
+    sampler: Any, plan: _Plan, batches: list[Any], total_used: Any, total_slots: Any
+) -> tuple[list[Any], Any, Any]:
+    """drop_last as Axolotl 0.12-0.18 do it: the dropped bins' tokens stay counted, and
+    on the parallel path the slots shrink by ``batch_size - len(new last batch)`` bins
+    (none when that batch is full). Axolotl indexes ``batches[-1]`` unguarded: where that
+    raises IndexError the pass defers, so the error is Axolotl's own."""
+    if sampler.drop_last:
+        if not batches:
+            raise Defer
+        if len(batches[-1]) < sampler.batch_size:
+            batches.pop()
+            if not plan.sequential:
+                if not batches:
+                    raise Defer
+                total_slots -= (sampler.batch_size - len(batches[-1])) * sampler.batch_max_len
+    return batches, total_used, total_slots
 
 
 def generate_batches(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
     """Mirrors ``axolotl.utils.samplers.multipack.MultipackBatchSampler.generate_batches``
-    (0.19).
+    (0.19; 0.13.1-0.18.0 variant ``stats-before-drop-last`` and 0.12.x
+    ``stats-before-drop-last-raw-bin-size``, see ``_drop_last_after_stats``).
 
     Draws the sampler once as Axolotl does, then one kernel call does ``lengths[indices]``,
     the packing (``pack_parallel`` rules, or ``allocate_sequentially`` when sequential), maps
@@ -292,7 +320,7 @@ def generate_batches(original: Callable[..., Any], variant: str | None) -> Calla
         if cached is not None:
             return cached  # as Axolotl: the cache wins, statistics untouched
         try:
-            plan = _Plan(self)
+            plan = _Plan(self, variant)
         except Defer:
             return original(self, set_stats)
         except Exception as exc:

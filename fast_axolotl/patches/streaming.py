@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -92,3 +94,41 @@ def encode_streaming(original: Callable[..., Any], variant: str | None) -> Calla
         return ret
 
     return replacement(original, fast)
+
+
+def encode_pretraining(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
+    """Mirrors ``axolotl.utils.data.pretraining.encode_pretraining`` (0.12.x), which is
+    ``encode_streaming``'s body with ``tokenizer, max_tokens, examples`` in that order: the
+    same fast path and deferrals as ``encode_streaming`` above, and the fallback is
+    Axolotl's ``encode_pretraining`` itself."""
+
+    def in_streaming_order(
+        examples: Any,
+        tokenizer: Any,
+        max_tokens: Any,
+        text_column: str = "text",
+        concatenate: bool = True,
+    ) -> Any:
+        return original(tokenizer, max_tokens, examples, text_column, concatenate)
+
+    # Log lines and fallback reports name Axolotl's function and module, not this adapter.
+    in_streaming_order.__module__ = original.__module__
+    in_streaming_order.__qualname__ = original.__qualname__
+    in_streaming_order.__name__ = original.__name__
+    streaming_order = encode_streaming(in_streaming_order, variant)
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return original(*args, **kwargs)  # Axolotl's own argument error, raised once
+        bound.apply_defaults()
+        a = bound.arguments
+        return streaming_order(
+            a["examples"], a["tokenizer"], a["max_tokens"], a["text_column"], a["concatenate"]
+        )
+
+    return patched

@@ -31,7 +31,9 @@ def _too_long_message(length: int, sequence_len: Any) -> str:
 def filter_sequences_by_length(
     original: Callable[..., Any], variant: str | None
 ) -> Callable[..., Any]:
-    """Mirrors ``axolotl.utils.trainer.filter_sequences_by_length`` (0.19).
+    """Mirrors ``axolotl.utils.trainer.filter_sequences_by_length`` (0.15-0.19), and its
+    predecessor ``drop_long_seq`` (0.13.1-0.14.0 the same body; 0.12.x, variant
+    ``range-no-raise``, without ``raise_on_drop``).
 
     On a ``LazyBatch`` (``dataset.filter(..., batched=True)``) the lengths come from the
     Arrow list offsets of ``input_ids``; the mask is a list of Python bools, and with
@@ -56,6 +58,12 @@ def filter_sequences_by_length(
             raise Propagate(ValueError(_too_long_message(length, sequence_len)))
         return mask.tolist()
 
+    if variant == "range-no-raise":
+        # 0.12.x drop_long_seq: the same body without the raise_on_drop parameter.
+        def fast_no_raise(sample: Any, sequence_len: Any = 2048, min_sequence_len: Any = 2) -> Any:
+            return fast(sample, sequence_len, min_sequence_len)
+
+        return replacement_propagating(original, fast_no_raise)
     return replacement_propagating(original, fast)
 
 
@@ -142,6 +150,36 @@ def drop_no_trainable_tokens(sample: Any) -> Any:
     return _drop_impl[0](sample)
 
 
+_keep_impl: list[Callable[..., Any]] = []
+
+
+def _fast_keep(sample: Any) -> Any:
+    column = pristine_column(sample, "labels")
+    if len(column) == 0 or not is_list_type(column):
+        raise Defer  # Axolotl's scalar `True` for an empty batch; its own errors otherwise
+    return [True] * len(column)
+
+
+def keep_every_row(sample: Any) -> Any:
+    """Axolotl 0.12-0.18's ``drop_no_trainable_tokens`` (nested in
+    ``process_datasets_for_packing``), whose ``np.any(row_labels != -100)`` compares a list
+    with an int and so is true for every row: on a ``LazyBatch`` with a list ``labels``
+    column the mask is all true without reading the labels; anything else runs Axolotl's
+    nested function. Module-level for the same reason as ``drop_no_trainable_tokens``."""
+    if not _keep_impl:
+        trainer = importlib.import_module(_TRAINER)
+        packing = trainer.process_datasets_for_packing
+        packing = getattr(packing, "__wrapped__", packing)
+        _keep_impl.append(
+            replacement(_nested_function(packing, "drop_no_trainable_tokens"), _fast_keep)
+        )
+    return _keep_impl[0](sample)
+
+
+#: The variants whose zero-trainable-token filter keeps every row (0.12-0.18).
+_NO_OP_FILTER = ("no-op-filter", "no-op-filter-dataset-processes")
+
+
 def process_datasets_for_packing(
     original: Callable[..., Any], variant: str | None
 ) -> Callable[..., Any]:
@@ -154,7 +192,12 @@ def process_datasets_for_packing(
     replaced alone), and ``add_length`` / ``add_pose_position_ids`` / ``add_position_ids``
     are taken from ``axolotl.utils.trainer`` at call time (so the patched
     ``add_position_ids`` runs when enabled). Defers to Axolotl when a dataset is not a
-    plain ``datasets.Dataset`` (streaming datasets) and for other variants.
+    plain ``datasets.Dataset`` (streaming datasets).
+
+    Older releases: ``no-op-filter`` (0.13.1-0.18.0) filters with ``keep_every_row`` (their
+    filter keeps every row), names the train dataset in its log line and never raises;
+    ``no-op-filter-dataset-processes`` (0.12.x) also takes ``num_proc`` from
+    ``cfg.dataset_processes``.
     """
     _nested_function(original, "drop_no_trainable_tokens")  # no nested filter: no patch
 
@@ -166,7 +209,7 @@ def process_datasets_for_packing(
         if eval_dataset is not None and type(eval_dataset) is not datasets.Dataset:
             raise Defer
         try:
-            return _packing_steps(cfg, train_dataset, eval_dataset)
+            return _packing_steps(cfg, train_dataset, eval_dataset, variant)
         except Exception as exc:
             # Axolotl's steps ran (logged, filtered) up to here and fail the same way.
             raise Propagate(exc) from None
@@ -174,9 +217,16 @@ def process_datasets_for_packing(
     return replacement_propagating(original, fast)
 
 
-def _packing_steps(cfg: Any, train_dataset: Any, eval_dataset: Any) -> Any:
+def _packing_steps(cfg: Any, train_dataset: Any, eval_dataset: Any, variant: str | None) -> Any:
     trainer = importlib.import_module(_TRAINER)
     log = trainer.LOG
+    no_op_filter = variant in _NO_OP_FILTER
+    drop = keep_every_row if no_op_filter else drop_no_trainable_tokens
+    num_proc = (
+        cfg.dataset_processes
+        if variant == "no-op-filter-dataset-processes"
+        else cfg.dataset_num_proc
+    )
 
     if cfg.model_config_type in ["mamba", "gemma3"]:
         log.info("dropping attention_mask column")
@@ -190,35 +240,34 @@ def _packing_steps(cfg: Any, train_dataset: Any, eval_dataset: Any) -> Any:
         if eval_dataset and "token_type_ids" in eval_dataset.column_names:
             eval_dataset = eval_dataset.remove_columns("token_type_ids")
 
-    common = {"num_proc": cfg.dataset_num_proc, "load_from_cache_file": not cfg.is_preprocess}
+    common = {"num_proc": num_proc, "load_from_cache_file": not cfg.is_preprocess}
     drop_desc = {"desc": "Drop Samples with Zero Trainable Tokens"}
 
     prior = len(train_dataset)
-    train_dataset = train_dataset.filter(
-        drop_no_trainable_tokens, batched=True, **common, **drop_desc
-    )
+    train_dataset = train_dataset.filter(drop, batched=True, **common, **drop_desc)
     if prior:
         dropped = prior - len(train_dataset)
         if dropped:
-            log.warning(f"Dropped {dropped} samples with no trainable tokens")
-        if len(train_dataset) == 0:
+            where = " from train dataset" if no_op_filter else ""
+            log.warning(f"Dropped {dropped} samples with no trainable tokens{where}")
+        if len(train_dataset) == 0 and not no_op_filter:
             raise ValueError(_NO_TRAINABLE_LEFT)
 
     if eval_dataset:
         prior = len(eval_dataset)
         # Axolotl filters eval rows one at a time (its single-example semantics).
-        eval_dataset = eval_dataset.filter(drop_no_trainable_tokens, **common, **drop_desc)
+        eval_dataset = eval_dataset.filter(drop, **common, **drop_desc)
         if prior:
             dropped = prior - len(eval_dataset)
             if dropped:
                 log.warning(f"Dropped {dropped} samples with no trainable tokens from eval dataset")
-            if len(eval_dataset) == 0:
+            if len(eval_dataset) == 0 and not no_op_filter:
                 raise ValueError(_NO_TRAINABLE_LEFT)
 
     if cfg.group_by_length:
         train_dataset = train_dataset.map(
             trainer.add_length,
-            num_proc=cfg.dataset_num_proc,
+            num_proc=num_proc,
             load_from_cache_file=not cfg.is_preprocess,
             desc="Group By Length",
         )
@@ -232,7 +281,7 @@ def _packing_steps(cfg: Any, train_dataset: Any, eval_dataset: Any) -> Any:
             **chunks,
         )
         pose_kwargs = {
-            "num_proc": cfg.dataset_num_proc,
+            "num_proc": num_proc,
             "load_from_cache_file": not cfg.is_preprocess,
             "desc": "Add position_id column (PoSE)",
         }
@@ -255,7 +304,8 @@ def _packing_steps(cfg: Any, train_dataset: Any, eval_dataset: Any) -> Any:
 def process_pretraining_datasets_for_packing(
     original: Callable[..., Any], variant: str | None
 ) -> Callable[..., Any]:
-    """Mirrors ``axolotl.utils.trainer.process_pretraining_datasets_for_packing`` (0.19).
+    """Mirrors ``axolotl.utils.trainer.process_pretraining_datasets_for_packing`` (0.15-0.19;
+    0.12-0.14, variant ``per-row-drop-long-seq``, whose filter is ``drop_long_seq``).
 
     Axolotl drops rows outside ``[2, sequence_len]`` with a one-row-at-a-time filter; on an
     ``input_ids`` column of integer lists without null rows the batched form of
@@ -284,7 +334,7 @@ def process_pretraining_datasets_for_packing(
             raise Defer  # one-at-a-time drops a null row; the batched form would raise
         try:
             return _pretraining_steps(
-                train_dataset, sequence_len, skip_position_ids, drop_attention_mask
+                train_dataset, sequence_len, skip_position_ids, drop_attention_mask, variant
             )
         except Exception as exc:
             raise Propagate(exc) from None  # Axolotl's steps fail the same way
@@ -293,10 +343,20 @@ def process_pretraining_datasets_for_packing(
 
 
 def _pretraining_steps(
-    train_dataset: Any, sequence_len: Any, skip_position_ids: Any, drop_attention_mask: Any
+    train_dataset: Any,
+    sequence_len: Any,
+    skip_position_ids: Any,
+    drop_attention_mask: Any,
+    variant: str | None,
 ) -> Any:
     trainer = importlib.import_module(_TRAINER)
-    keep = functools.partial(trainer.filter_sequences_by_length, sequence_len=sequence_len)
+    # 0.12-0.14 (per-row-drop-long-seq) call the same filter under its old name.
+    length_filter = (
+        trainer.drop_long_seq
+        if variant == "per-row-drop-long-seq"
+        else trainer.filter_sequences_by_length
+    )
+    keep = functools.partial(length_filter, sequence_len=sequence_len)
     train_dataset = train_dataset.filter(
         keep, batched=True, desc="Dropping Long Sequences", load_from_cache_file=False
     )

@@ -15,19 +15,25 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
+import _release
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.releases]
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "axolotl.utils.samplers.utils:get_dataset_lengths"
+# Modules holding get_dataset_lengths; axolotl.utils.data.streaming arrived in 0.13.
 IMPORTERS = [
-    "axolotl.utils.samplers.utils",
-    "axolotl.utils.samplers",
-    "axolotl.utils.data.utils",
-    "axolotl.utils.trainer",
-    "axolotl.utils.data.streaming",
-    "axolotl.core.trainers.base",
+    m
+    for m in [
+        "axolotl.utils.samplers.utils",
+        "axolotl.utils.samplers",
+        "axolotl.utils.data.utils",
+        "axolotl.utils.trainer",
+        "axolotl.utils.data.streaming",
+        "axolotl.core.trainers.base",
+    ]
+    if _release.module_exists(m)
 ]
 
 IMPORT = textwrap.dedent(
@@ -118,7 +124,7 @@ def test_status_cli_reports_config_decisions(tmp_path):
     info = json.loads(proc.stdout)
     entry = next(e for e in info["entries"] if e["target"] == TARGET)
     assert entry["state"] == "disabled by config"
-    assert info["axolotl"] == "0.19.0"
+    assert info["axolotl"] == _release.AXOLOTL_VERSION
     assert info["config_file"] == str(tmp_path / "pyproject.toml")
 
 
@@ -224,3 +230,44 @@ def test_editable_install_activates(tmp_path):
     assert r["hook"] and all(r["patched"]) and r["same_object"], r
     r = run_python(PROBE, tmp_path, python=py, env={"FAST_AXOLOTL_DISABLE": "1"})
     assert not any(r["patched"])
+
+
+# Older bodies the registry knowingly leaves alone (docs/compatibility.md, "Not reproduced").
+NOT_REPRODUCED = {
+    "axolotl.utils.data.utils:truncate_long_seq": {"93dafc889d64b3ce"},
+    "axolotl.utils.data.utils:handle_long_seq_in_dataset": {
+        "bc66023b0b22fba9",
+        "4cfe33e3e7bd42df",
+    },
+}
+
+
+def test_status_on_the_installed_release_patches_each_present_entry_or_gives_the_reason(
+    tmp_path,
+):
+    import importlib
+
+    from fast_axolotl import guards
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "fast_axolotl", "status", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "AXOLOTL_DO_NOT_TRACK": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["axolotl"] == _release.AXOLOTL_VERSION
+    assert info["import_problems"] == []
+    for e in info["entries"]:
+        assert e["state"] in ("patched", "skipped"), e
+        assert e["reason"], e
+        absent = "not in axolotl" in e["reason"] or "not found in Axolotl" in e["reason"]
+        if e["state"] == "skipped" and not absent:
+            module, _, qualname = e["target"].partition(":")
+            obj = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+            assert guards.fingerprint(obj) in NOT_REPRODUCED.get(e["target"], set()), e

@@ -21,7 +21,7 @@ import types
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.releases]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")

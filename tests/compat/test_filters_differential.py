@@ -11,14 +11,20 @@ exception type and message.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import pytest
 
-pytestmark = [pytest.mark.axolotl, pytest.mark.usefixtures("kernels_on_every_batch")]
+pytestmark = [
+    pytest.mark.axolotl,
+    pytest.mark.releases,
+    pytest.mark.usefixtures("kernels_on_every_batch"),
+]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
 datasets = pytest.importorskip("datasets")
+import _release  # noqa: E402
 import axolotl.utils.data.utils as data_utils  # noqa: E402
 import axolotl.utils.trainer as trainer  # noqa: E402
 from datasets.formatting import get_formatter  # noqa: E402
@@ -26,29 +32,46 @@ from datasets.formatting.formatting import LazyBatch  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-PATCHED = {
-    "filter_sequences_by_length": trainer.filter_sequences_by_length,
-    "keep_min_len": data_utils.keep_min_len,
-    "add_position_ids": trainer.add_position_ids,
-    "truncate_long_seq": data_utils.truncate_long_seq,
+# Up to 0.14 the length filter is drop_long_seq (0.12 without raise_on_drop); keep_min_len
+# and the four-column truncate_long_seq arrive in 0.15. Keys name what is tested, values
+# the installed release's symbols; a release without one leaves it out.
+LENGTH_FILTER = (
+    "filter_sequences_by_length"
+    if hasattr(trainer, "filter_sequences_by_length")
+    else "drop_long_seq"
+)
+TARGETS = {
+    "filter_sequences_by_length": (trainer, LENGTH_FILTER),
+    "keep_min_len": (data_utils, "keep_min_len"),
+    "add_position_ids": (trainer, "add_position_ids"),
+    "truncate_long_seq": (data_utils, "truncate_long_seq"),
 }
+PATCHED = {
+    key: getattr(module, name)
+    for key, (module, name) in TARGETS.items()
+    if _release.variant(f"{module.__name__}:{name}") is not None
+}
+HAS_RAISE_ON_DROP = "raise_on_drop" in inspect.signature(getattr(trainer, LENGTH_FILTER)).parameters
 
 
 def original(name):
     return PATCHED[name].__wrapped__
 
 
+def need(name):
+    if name not in PATCHED:
+        pytest.skip(f"{TARGETS[name][1]} is not patched in axolotl {_release.AXOLOTL_VERSION}")
+
+
 def test_every_function_under_test_is_patched_and_rebound():
     # Looked up now: other tests may reinstall fast-axolotl, which builds new replacements.
-    for module, name in [
-        (trainer, "filter_sequences_by_length"),
-        (data_utils, "keep_min_len"),
-        (trainer, "add_position_ids"),
-        (data_utils, "truncate_long_seq"),
-    ]:
-        f = getattr(module, name)
-        assert hasattr(f, "__wrapped__"), f"{name} is not patched: is fast-axolotl installed?"
-    assert data_utils.filter_sequences_by_length is trainer.filter_sequences_by_length
+    # The length filter and add_position_ids are in every release; the others where their
+    # guard accepts them (0.12.2-0.14's truncate_long_seq is not reproduced, see the docs).
+    assert {"filter_sequences_by_length", "add_position_ids"} <= PATCHED.keys()
+    for key in PATCHED:
+        module, name = TARGETS[key]
+        assert hasattr(_release.patched(f"{module.__name__}:{name}"), "__wrapped__")
+    assert getattr(data_utils, LENGTH_FILTER) is getattr(trainer, LENGTH_FILTER)
 
 
 VALUE_TYPES = [pa.int64(), pa.int32(), pa.int16(), pa.uint32(), pa.int8()]
@@ -111,6 +134,9 @@ def bounds(lengths, draw_from):
 
 
 def run_both(ds, method, name, batch_size, num_proc=None, **kwargs):
+    """Both outcomes, asserted equal; None when this release does not patch ``name``."""
+    if name not in PATCHED:
+        return None
     outcomes = []
     for f in (PATCHED[name], original(name)):
         fn = functools.partial(f, **kwargs) if kwargs else f
@@ -138,12 +164,13 @@ def test_filter_sequences_by_length_matches_through_batched_filter(case, data):
         data.draw(st.sampled_from([1, 3, 1000])),
         sequence_len=data.draw(bounds(lengths, data)),
         min_sequence_len=data.draw(st.one_of(st.none(), st.just(0), bounds(lengths, data))),
-        raise_on_drop=data.draw(st.booleans()),
+        **({"raise_on_drop": data.draw(st.booleans())} if HAS_RAISE_ON_DROP else {}),
     )
 
 
 @given(tokenized_tables(), st.data())
 def test_keep_min_len_matches_through_batched_filter(case, data):
+    need("keep_min_len")
     table, view, seed, lengths = case
     run_both(
         make_dataset(table, view, seed),
@@ -162,6 +189,7 @@ def test_add_position_ids_matches_through_batched_map(case, batch_size):
 
 @given(tokenized_tables(), st.data())
 def test_truncate_long_seq_matches_through_batched_map(case, data):
+    need("truncate_long_seq")
     table, view, seed, lengths = case
     run_both(
         make_dataset(table, view, seed),
@@ -210,8 +238,9 @@ def test_direct_calls_on_a_lazy_batch_return_what_axolotl_returns(case, data):
         kwargs = {
             "sequence_len": data.draw(bounds(lengths, data)),
             "min_sequence_len": data.draw(bounds(lengths, data)),
-            "raise_on_drop": data.draw(st.booleans()),
         }
+        if HAS_RAISE_ON_DROP:
+            kwargs["raise_on_drop"] = data.draw(st.booleans())
     elif name == "keep_min_len":
         kwargs = {"min_sequence_len": data.draw(bounds(lengths, data))}
     elif name == "truncate_long_seq":
@@ -225,7 +254,8 @@ def test_empty_batch_gives_axolotls_scalar_false():
     ds = datasets.Dataset.from_dict({"input_ids": [[1]]}).select([])
     batch = lazy_batch(ds)
     assert PATCHED["filter_sequences_by_length"](batch) is False
-    assert PATCHED["keep_min_len"](lazy_batch(ds)) == []
+    if "keep_min_len" in PATCHED:
+        assert PATCHED["keep_min_len"](lazy_batch(ds)) == []
 
 
 @pytest.mark.parametrize(
@@ -248,6 +278,8 @@ def test_plain_dicts_defer_to_axolotl(sample):
 
 
 def test_raise_on_drop_message_names_the_first_long_row():
+    if not HAS_RAISE_ON_DROP:
+        pytest.skip(f"{LENGTH_FILTER} has no raise_on_drop in axolotl {_release.AXOLOTL_VERSION}")
     ds = datasets.Dataset.from_dict({"input_ids": [[1, 2], [1, 2, 3, 4], [1, 2, 3]]})
     fn = functools.partial(
         PATCHED["filter_sequences_by_length"], sequence_len=2, raise_on_drop=True
@@ -314,6 +346,7 @@ def test_large_batches_match():
 
 
 def test_batches_below_the_measured_size_run_axolotls_python(monkeypatch):
+    need("keep_min_len")
     from fast_axolotl.patches import _batches
 
     monkeypatch.setitem(_batches.SMALL_BATCH_BYTES, "length", 10_000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.releases]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")

@@ -11,18 +11,37 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.axolotl
+pytestmark = [pytest.mark.axolotl, pytest.mark.releases]
 
 tokenizers = pytest.importorskip("tokenizers")
 transformers = pytest.importorskip("transformers")
-from axolotl.utils.data import streaming  # noqa: E402
+import _release  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fast_axolotl.demo import tokenizer as tokenizer_support  # noqa: E402
 
-PATCHED = streaming.encode_streaming
-ORIGINAL = getattr(PATCHED, "__wrapped__", None)
+if _release.module_exists("axolotl.utils.data.streaming"):
+    from axolotl.utils.data import streaming
+
+    PATCHED = streaming.encode_streaming
+    ORIGINAL = getattr(PATCHED, "__wrapped__", None)
+    ORIGINAL_CODE = getattr(ORIGINAL, "__code__", None)
+else:
+    # 0.12: encode_pretraining, the same body with tokenizer and max_tokens first; called
+    # here in encode_streaming's order so that every test below applies unchanged.
+    from axolotl.utils.data import pretraining
+
+    def _streaming_order(f):
+        def call(examples, tokenizer, max_tokens, *args, **kwargs):
+            return f(tokenizer, max_tokens, examples, *args, **kwargs)
+
+        return call
+
+    _raw = getattr(pretraining.encode_pretraining, "__wrapped__", None)
+    PATCHED = _streaming_order(pretraining.encode_pretraining)
+    ORIGINAL = _streaming_order(_raw) if _raw is not None else None
+    ORIGINAL_CODE = getattr(_raw, "__code__", None)
 
 WORDS = list(tokenizer_support.WORDS)
 
@@ -125,7 +144,7 @@ def entered_original(func, *args, **kwargs):
     seen = []
 
     def hook(frame, event, arg):
-        if event == "call" and frame.f_code is ORIGINAL.__code__:
+        if event == "call" and frame.f_code is ORIGINAL_CODE:
             seen.append(1)
 
     sys.setprofile(hook)

@@ -12,11 +12,16 @@ import logging
 
 import pytest
 
-pytestmark = [pytest.mark.axolotl, pytest.mark.usefixtures("kernels_on_every_batch")]
+pytestmark = [
+    pytest.mark.axolotl,
+    pytest.mark.releases,
+    pytest.mark.usefixtures("kernels_on_every_batch"),
+]
 
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
 datasets = pytest.importorskip("datasets")
+import _release  # noqa: E402
 import axolotl.utils.trainer as trainer  # noqa: E402
 from axolotl.utils.dict import DictDefault  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -27,8 +32,16 @@ PRETRAINING = trainer.process_pretraining_datasets_for_packing
 
 
 def test_both_steps_are_patched_and_rebound():
+    import importlib
+
     import axolotl.utils.data.sft as sft
-    import axolotl.utils.data.streaming as streaming
+
+    # The pretraining path lived in axolotl.utils.data.pretraining up to 0.12.
+    streaming = importlib.import_module(
+        "axolotl.utils.data.streaming"
+        if _release.module_exists("axolotl.utils.data.streaming")
+        else "axolotl.utils.data.pretraining"
+    )
 
     # Looked up now: other tests may reinstall fast-axolotl, which builds new replacements.
     assert hasattr(trainer.process_datasets_for_packing, "__wrapped__"), "not active"
@@ -79,6 +92,8 @@ configs = st.fixed_dictionaries(
         "eval_sample_packing": st.sampled_from([None, True, False]),
         "group_by_length": st.booleans(),
         "dataset_num_proc": st.sampled_from([None, 1]),
+        # What 0.12 reads instead of dataset_num_proc.
+        "dataset_processes": st.sampled_from([None, 1]),
         "is_preprocess": st.booleans(),
     }
 )
@@ -121,10 +136,17 @@ def test_process_datasets_for_packing_matches_axolotl(caplog, train, eval_ds, cf
     assert got == expected
 
 
-def test_all_masked_labels_raise_axolotls_error():
+def test_all_masked_labels_raise_in_0_19_and_are_kept_by_the_no_op_filter_before(caplog):
     ds = datasets.Dataset.from_dict({"input_ids": [[1, 2]], "labels": [[-100, -100]]})
-    with pytest.raises(ValueError, match="no samples left after dropping"):
-        PACKING(DictDefault({"sample_packing": True}), ds, None)
+    cfg = DictDefault({"sample_packing": True})
+    got = run(PACKING, caplog, cfg, ds, None)
+    assert got == run(PACKING.__wrapped__, caplog, cfg, ds, None)
+    variant = _release.variant("axolotl.utils.trainer:process_datasets_for_packing")
+    if variant == "drop-and-raise":
+        assert got[0][0] == "raised" and "no samples left after dropping" in got[0][2]
+    else:
+        assert variant in ("no-op-filter", "no-op-filter-dataset-processes")
+        assert got[0][0] == "ok" and len(got[0][1][3]) == 1  # the row is kept
 
 
 def test_num_proc_2_gives_the_same_datasets(caplog):
@@ -167,9 +189,13 @@ from axolotl.utils.trainer import process_datasets_for_packing
 ds = datasets.Dataset.from_dict({"input_ids": [[1, 2], [3]], "labels": [[1, -100], [-100]]})
 out, _ = process_datasets_for_packing(DictDefault({"sample_packing": True}), ds, None)
 print(out._fingerprint)
-from axolotl.utils.data.utils import handle_long_seq_in_dataset
-cfg = DictDefault({"excess_length_strategy": "truncate"})
-print(handle_long_seq_in_dataset(ds, 1, cfg)._fingerprint)
+try:
+    from axolotl.utils.data.utils import handle_long_seq_in_dataset
+except ImportError:  # 0.12.0-0.12.1
+    pass
+else:
+    cfg = DictDefault({"excess_length_strategy": "truncate"})
+    print(handle_long_seq_in_dataset(ds, 1, cfg)._fingerprint)
 """
 
 

@@ -118,7 +118,10 @@ def test_encode_streaming_logs_the_row_count(caplog):
     import logging
 
     tokenizer = TOKENIZERS[(True, True)]
-    with caplog.at_level(logging.DEBUG, logger="axolotl.utils.data.streaming"):
+    module = (
+        "streaming" if _release.module_exists("axolotl.utils.data.streaming") else "pretraining"
+    )
+    with caplog.at_level(logging.DEBUG, logger=f"axolotl.utils.data.{module}"):
         result = PATCHED({"text": ["the a packing of rows"] * 10}, tokenizer, 8)
     assert str(len(result["input_ids"])) in [r.getMessage() for r in caplog.records]
 

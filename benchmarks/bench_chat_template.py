@@ -51,24 +51,12 @@ NOTES = [
 
 @functools.cache
 def tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from fast_axolotl.demo.tokenizer import train_bpe, wrap
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=4000,
-        special_tokens=["<s>", "</s>", *MARKERS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
     rng = random.Random(0)
-    tok.train_from_iterator(
-        [" ".join(rng.choices(WORDS, k=40)) for _ in range(2000)], trainer=trainer
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="<|im_end|>", name_or_path="bench-bpe"
-    )
+    corpus = [" ".join(rng.choices(WORDS, k=40)) for _ in range(2000)]
+    tok = train_bpe(corpus, vocab_size=4000, specials=["<s>", "</s>", *MARKERS], byte_level=True)
+    return wrap(tok, bos_token="<s>", eos_token="<|im_end|>", name_or_path="bench-bpe")
 
 
 @functools.cache

@@ -51,30 +51,16 @@ def make_rows(rows: int, seed: int = 0) -> dict[str, list[str]]:
 
 
 def make_tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+    from fast_axolotl.demo.tokenizer import train_bpe, wrap
 
     corpus = make_rows(3000, seed=1)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=8000, special_tokens=["<unk>", "<s>", "</s>", "<pad>"], show_progress=False
+    tok = train_bpe(
+        corpus["instruction"] + corpus["input"] + corpus["output"],
+        vocab_size=8000,
+        byte_level=True,
+        bos_template="<s>",
     )
-    tok.train_from_iterator(
-        corpus["instruction"] + corpus["input"] + corpus["output"], trainer=trainer
-    )
-    bos = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-    )
+    return wrap(tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
 
 
 def _holder(strategy: Any) -> Any:

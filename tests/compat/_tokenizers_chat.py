@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 
+from fast_axolotl.demo.tokenizer import train_bpe, wrap
+
 CHAT_MARKERS = [
     "<|im_start|>",
     "<|im_end|>",
@@ -35,23 +37,15 @@ def _corpus() -> list[str]:
 @functools.cache
 def byte_level_bos_tokenizer():
     """Byte-level BPE; the post-processor prepends ``<s>``; eos ``<|im_end|>``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
+    tok = train_bpe(
+        _corpus(),
         vocab_size=400,
-        special_tokens=["<s>", "</s>", "<pad>", *CHAT_MARKERS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        specials=["<s>", "</s>", "<pad>", *CHAT_MARKERS],
+        byte_level=True,
+        bos_template="<s>",
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+    return wrap(
+        tok,
         bos_token="<s>",
         eos_token="<|im_end|>",
         pad_token="<pad>",
@@ -62,17 +56,11 @@ def byte_level_bos_tokenizer():
 @functools.cache
 def whitespace_tokenizer():
     """Whitespace-split BPE with ``<unk>``, no post-processor; eos ``</s>``."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<unk>", "<s>", "</s>", "<pad>", *CHAT_MARKERS]
+    tok = train_bpe(
+        _corpus(), vocab_size=300, specials=["<unk>", "<s>", "</s>", "<pad>", *CHAT_MARKERS]
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+    return wrap(
+        tok,
         unk_token="<unk>",
         bos_token="<|begin_of_text|>",
         eos_token="</s>",

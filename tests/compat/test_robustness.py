@@ -43,7 +43,12 @@ from fast_axolotl.demo.tokenizer import bos_adding_tokenizer, no_bos_tokenizer  
 # Imported (and patched) now, outside shadow mode: a module first imported inside a test
 # that sets FAST_AXOLOTL_VERIFY would be patched in shadow mode for the whole session.
 for _module in registry.MODULES:
-    importlib.import_module(_module)
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError:  # an older release's module this Axolotl does not have
+        pass
+
+sys.path.insert(0, os.path.dirname(__file__))  # the test bed's _tokenizers_chat
 
 TOKENIZER = no_bos_tokenizer()
 BOS_TOKENIZER = bos_adding_tokenizer()
@@ -244,11 +249,91 @@ CASES: dict[str, Case] = {
     ),
 }
 
+
+
+def instruct_holder() -> Any:
+    """A TokenizedPromptDataset as ``process`` sees it (its __init__ would run process)."""
+    from axolotl.datasets import TokenizedPromptDataset
+    from axolotl.prompt_tokenizers import AlpacaPromptTokenizingStrategy
+    from axolotl.prompters import AlpacaPrompter
+
+    holder = TokenizedPromptDataset.__new__(TokenizedPromptDataset)
+    holder.prompt_tokenizer = AlpacaPromptTokenizingStrategy(
+        AlpacaPrompter("instruct"), BOS_TOKENIZER, False, 64
+    )
+    holder.process_count = None
+    holder.keep_in_memory = False
+    return holder
+
+
+def alpaca_rows() -> Any:
+    return datasets.Dataset.from_dict(
+        {
+            "instruction": ["the a packing", "fast axolotl tokens"],
+            "input": ["", "of rows"],
+            "output": ["streaming data", "eos pad buffers"],
+        }
+    )
+
+
+def chat_strategy() -> Any:
+    from _tokenizers_chat import byte_level_bos_tokenizer
+    from axolotl.prompt_strategies import chat_template
+
+    cfg = DictDefault({"chat_template": "chatml", "sequence_len": 256, "train_on_inputs": False})
+    return chat_template.load(byte_level_bos_tokenizer(), cfg, {"chat_template": "chatml"})
+
+
+def conversations() -> dict[str, list[Any]]:
+    turns = [
+        {"role": "user", "content": "hello world"},
+        {"role": "assistant", "content": "the assistant answers"},
+    ]
+    return {"messages": [turns, turns[:1] + [{"role": "assistant", "content": "thanks"}]]}
+
+
+def corrupt_chat_labels(rows: Any) -> Any:
+    labels, warnings = rows[0]
+    return [([*labels[:-1], labels[-1] + 1], warnings), *rows[1:]]
+
+
+CASES.update(
+    {
+        "axolotl.datasets:TokenizedPromptDataset.process": Case(
+            lambda: (instruct_holder(), alpaca_rows()),
+            "instruct_columns",
+            lambda r: (r[0], r[1], r[2], bump_first(r[3])),
+        ),
+        "axolotl.prompt_strategies.chat_template:ChatTemplateStrategy.tokenize_prompt": Case(
+            lambda: (chat_strategy(), conversations()),
+            "chat_template_labels",
+            corrupt_chat_labels,
+        ),
+    }
+)
+
 ENTRIES = {e.target: e for e in registry.ENTRIES}
+
+#: Entries shadow mode does not cover, and why (docs/compatibility.md says the same).
+NOT_SHADOWED = {
+    # Running both would write the prepared directory twice; its bytes are proven equal
+    # by tests/compat/test_save_differential.py instead.
+    "axolotl.utils.data.shared:save_preprocessed_dataset",
+}
+
+
+def _present(target: str) -> bool:
+    """The entry's symbol exists in the installed Axolotl (older releases' entries don't)."""
+    try:
+        resolve(target)
+    except (ImportError, AttributeError, KeyError):
+        return False
+    return True
 
 
 def test_every_registry_entry_has_a_case():
-    assert sorted(CASES) == sorted(ENTRIES)
+    expected = [t for t in ENTRIES if _present(t) and t not in NOT_SHADOWED]
+    assert sorted(CASES) == sorted(expected)
 
 
 @pytest.fixture(autouse=True)

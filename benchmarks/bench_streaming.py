@@ -123,20 +123,30 @@ def run_child(python: str, kind: str, path: Path, fmt: str) -> dict | str:
     env.update({"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
     proc = subprocess.run(
         [python, "-c", CHILD, kind, str(path), fmt],
-        capture_output=True, text=True, timeout=1800, env=env, cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        cwd=tempfile.gettempdir(),
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         return (proc.stderr.strip().splitlines() or ["failed"])[-1][:120]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def measure(mb: int, formats: list[str]) -> Section:
-    directory = Path(os.environ.get("FAST_AXOLOTL_BENCH_DIR", tempfile.gettempdir())) / "fa-stream-bench"
+    directory = (
+        Path(os.environ.get("FAST_AXOLOTL_BENCH_DIR", tempfile.gettempdir())) / "fa-stream-bench"
+    )
     paths = make_files(directory, mb, formats)
     v020 = os.environ.get("FAST_AXOLOTL_V020_PYTHON")
-    kinds = [("fast", sys.executable), ("fast_arrow", sys.executable),
-             ("datasets", sys.executable), ("pyarrow", sys.executable)]
+    kinds = [
+        ("fast", sys.executable),
+        ("fast_arrow", sys.executable),
+        ("datasets", sys.executable),
+        ("pyarrow", sys.executable),
+    ]
     if v020:
         kinds.append(("v020", v020))
     rows, data, losses = [], {}, []
@@ -151,28 +161,47 @@ def measure(mb: int, formats: list[str]) -> Section:
                 rows.append([f"{fmt} {size:.0f} MB", k, "error: " + r, "", "", "", ""])
                 continue
             ratio = (r["total_s"] / fast["total_s"]) if isinstance(fast, dict) else float("nan")
-            rows.append([
-                f"{fmt} {size:.0f} MB", k, f"{r['rows']:,}", f"{r['total_s']:.2f}",
-                f"{r['first_s']:.3f}" if r["first_s"] is not None else "-",
-                f"{r['rss_mb']:.0f}", f"{ratio:.2f}x",
-            ])
+            rows.append(
+                [
+                    f"{fmt} {size:.0f} MB",
+                    k,
+                    f"{r['rows']:,}",
+                    f"{r['total_s']:.2f}",
+                    f"{r['first_s']:.3f}" if r["first_s"] is not None else "-",
+                    f"{r['rss_mb']:.0f}",
+                    f"{ratio:.2f}x",
+                ]
+            )
         if isinstance(fast, dict):
             ds = results.get("datasets")
             if isinstance(ds, dict) and ds["total_s"] < 2 * fast["total_s"]:
-                losses.append(f"{fmt}: full pass only {ds['total_s'] / fast['total_s']:.2f}x faster than datasets (target 2x)")
+                losses.append(
+                    f"{fmt}: full pass only {ds['total_s'] / fast['total_s']:.2f}x faster than datasets (target 2x)"
+                )
             old = results.get("v020")
             if isinstance(old, dict) and old["total_s"] < fast["total_s"]:
-                losses.append(f"{fmt}: slower than 0.2.0 ({fast['total_s']:.2f} s vs {old['total_s']:.2f} s)")
+                losses.append(
+                    f"{fmt}: slower than 0.2.0 ({fast['total_s']:.2f} s vs {old['total_s']:.2f} s)"
+                )
             if fast["first_s"] is not None and fast["first_s"] > 0.1:
                 losses.append(f"{fmt}: first batch after {fast['first_s']:.3f} s (target 0.1 s)")
     return Section(
         title=f"streaming reader, {mb} MB files, batch_size {BATCH}",
-        headers=["file", "reader", "rows", "total s", "first batch s", "peak RSS MB above start",
-                 "time / fast"],
+        headers=[
+            "file",
+            "reader",
+            "rows",
+            "total s",
+            "first batch s",
+            "peak RSS MB above start",
+            "time / fast",
+        ],
         rows=rows,
-        notes=["fast = dicts of lists (0.2.0's shape); fast_arrow = pyarrow.RecordBatch; "
-               "pyarrow = its own streaming reader (RecordBatches, no Python values); "
-               "datasets = load_dataset(..., streaming=True).iter(batch_size=1000)"],
+        notes=[
+            "fast = dicts of lists (0.2.0's shape); fast_arrow = pyarrow.RecordBatch; "
+            "pyarrow = its own streaming reader (RecordBatches, no Python values); "
+            "datasets = load_dataset(..., streaming=True).iter(batch_size=1000)"
+        ],
         losses=losses,
         data=data,
     )

@@ -22,9 +22,9 @@ __all__ = [
     "instruct_columns",
     "integer_values",
     "length_range_mask",
-    "list_supported_formats",
     "list_last_plus_one",
     "list_lengths",
+    "list_supported_formats",
     "multipack_batches",
     "pack_first_fit",
     "pack_first_fit_groups",
@@ -219,6 +219,7 @@ def deduplicate_indices(
     rows: Sequence[str], existing_hashes: Sequence[str] | None = None, num_threads: int = 0
 ) -> tuple[list[int], list[str]]:
     """Positions and hex digests of the rows whose digest was not seen before."""
+
 # streaming reader (issue 8)
 class StreamReader:
     def __new__(
@@ -236,7 +237,9 @@ class StreamReader:
 class ArrowBatch:
     @property
     def num_rows(self) -> int: ...
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
 
 def detect_format(path: str) -> tuple[str, str | None]: ...
 def list_supported_formats() -> list[str]: ...

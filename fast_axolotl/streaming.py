@@ -68,7 +68,7 @@ def streaming_dataset_reader(
     batch_size: int = 1000,
     num_threads: int = 0,
     *,
-    format: str = "python",  # noqa: A002 - the public keyword of the reader
+    format: str = "python",
     split: str | None = None,
 ) -> Iterator[Any]:
     """Yields the rows of a dataset file, directory, glob or ``save_to_disk`` directory in
@@ -168,7 +168,7 @@ class RustStreamingDataset:
             self.file_path, self.dataset_type, self.batch_size, self.num_threads
         )
 
-    def with_format(self, format: str) -> RustStreamingDataset:  # noqa: A002 - 0.2.0's name
+    def with_format(self, format: str) -> RustStreamingDataset:
         """Accepted for 0.2.0 compatibility: the batches stay dicts of lists."""
         return self
 

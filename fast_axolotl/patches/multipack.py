@@ -268,6 +268,8 @@ def _shadow(
             if not same_result(theirs, mine):
                 report_difference(name, "efficiency statistics (tokens used, slots)", mine, theirs)
     return expected
+
+
 def _drop_last_after_stats(
     sampler: Any, plan: _Plan, batches: list[Any], total_used: Any, total_slots: Any
 ) -> tuple[list[Any], Any, Any]:

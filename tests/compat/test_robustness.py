@@ -250,7 +250,6 @@ CASES: dict[str, Case] = {
 }
 
 
-
 def instruct_holder() -> Any:
     """A TokenizedPromptDataset as ``process`` sees it (its __init__ would run process)."""
     from axolotl.datasets import TokenizedPromptDataset
@@ -289,7 +288,7 @@ def conversations() -> dict[str, list[Any]]:
         {"role": "user", "content": "hello world"},
         {"role": "assistant", "content": "the assistant answers"},
     ]
-    return {"messages": [turns, turns[:1] + [{"role": "assistant", "content": "thanks"}]]}
+    return {"messages": [turns, [*turns[:1], {"role": "assistant", "content": "thanks"}]]}
 
 
 def corrupt_chat_labels(rows: Any) -> Any:

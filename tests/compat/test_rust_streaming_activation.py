@@ -8,8 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from tests.compat.test_activation import run_python
+from test_activation import run_python
 
 pytestmark = pytest.mark.axolotl
 

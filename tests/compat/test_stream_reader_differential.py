@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
-import stream_files  # noqa: E402
+import stream_files
 
-from fast_axolotl.streaming import streaming_dataset_reader  # noqa: E402
+from fast_axolotl.streaming import streaming_dataset_reader
 
 datasets = pytest.importorskip("datasets")
 
@@ -70,7 +70,7 @@ def _datasets_rows(path: Path, builder: str) -> list[dict]:
 def _our_rows(path: Path, batch_size: int) -> list[dict]:
     out = []
     for batch in streaming_dataset_reader(path, batch_size=batch_size):
-        out.extend(dict(zip(batch, vals)) for vals in zip(*batch.values()))
+        out.extend(dict(zip(batch, vals, strict=False)) for vals in zip(*batch.values(), strict=False))
     return out
 
 
@@ -127,7 +127,9 @@ def test_arrow_ipc_rows_equal_datasets_arrow_streaming(rows, stream):
 csv_words = st.text(string.ascii_letters + " -_", min_size=1, max_size=10).map(lambda s: "w" + s)
 csv_cells = {
     "int": ints,
-    "float": floats.filter(lambda f: abs(f) < 1e15 and f != int(f)).map(lambda f: round(f, 6)).filter(lambda f: f != int(f)),
+    "float": floats.filter(lambda f: abs(f) < 1e15 and f != int(f))
+    .map(lambda f: round(f, 6))
+    .filter(lambda f: f != int(f)),
     "str": csv_words,
 }
 
@@ -138,7 +140,10 @@ def csv_tables(draw):
     kinds = {n: draw(st.sampled_from(sorted(csv_cells))) for n in names}
     n_rows = draw(st.integers(1, 40))
     return [
-        {n: (None if draw(st.integers(0, 9)) == 0 else draw(csv_cells[k])) for n, k in kinds.items()}
+        {
+            n: (None if draw(st.integers(0, 9)) == 0 else draw(csv_cells[k]))
+            for n, k in kinds.items()
+        }
         for _ in range(n_rows)
     ]
 

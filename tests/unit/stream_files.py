@@ -76,8 +76,13 @@ def extension(fmt: str) -> str:
     return {"arrow_stream": "arrow", "text": "txt"}.get(fmt, fmt)
 
 
-def write(tmp: Path, rows: list[dict[str, Any]], fmt: str, compression: str | None = None,
-          name: str = "data") -> Path:
+def write(
+    tmp: Path,
+    rows: list[dict[str, Any]],
+    fmt: str,
+    compression: str | None = None,
+    name: str = "data",
+) -> Path:
     suffix = "." + extension(fmt) + (f".{compression}" if compression else "")
     path = tmp / (name + suffix)
     path.write_bytes(compress(encode(rows, fmt), compression))

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import stream_files  # noqa: E402
+import stream_files
 
-import fast_axolotl  # noqa: E402
-from fast_axolotl.streaming import streaming_dataset_reader  # noqa: E402
+import fast_axolotl
+from fast_axolotl.streaming import streaming_dataset_reader
 
 ROWS = [{"a": i, "b": f"s{i}", "c": i / 4} for i in range(23)]
 TEXT_ROWS = [{"text": f"line {i}"} for i in range(23)]
@@ -26,7 +26,7 @@ def read_rows(path, **kw) -> list[dict]:
     out = []
     for batch in streaming_dataset_reader(path, **kw):
         names = list(batch)
-        out.extend(dict(zip(names, vals)) for vals in zip(*batch.values()))
+        out.extend(dict(zip(names, vals, strict=False)) for vals in zip(*batch.values(), strict=False))
     return out
 
 
@@ -228,9 +228,26 @@ def test_detect_format_of_a_directory_is_hf_dataset(tmp_path):
 
 def test_supported_formats_include_every_0_2_0_format():
     v020 = [
-        "parquet", "arrow", "feather", "csv", "json", "jsonl", "text", "parquet.zst",
-        "parquet.gz", "arrow.zst", "arrow.gz", "json.zst", "json.gz", "jsonl.zst", "jsonl.gz",
-        "csv.zst", "csv.gz", "text.zst", "text.gz", "hf_dataset",
+        "parquet",
+        "arrow",
+        "feather",
+        "csv",
+        "json",
+        "jsonl",
+        "text",
+        "parquet.zst",
+        "parquet.gz",
+        "arrow.zst",
+        "arrow.gz",
+        "json.zst",
+        "json.gz",
+        "jsonl.zst",
+        "jsonl.gz",
+        "csv.zst",
+        "csv.gz",
+        "text.zst",
+        "text.gz",
+        "hf_dataset",
     ]
     formats = fast_axolotl.list_supported_formats()
     assert set(v020) <= set(formats)
@@ -246,7 +263,9 @@ def test_should_use_rust_streaming_keeps_0_2_0_rule(tmp_path):
     assert not should_use_rust_streaming(str(small), {}, on)  # < 1 GiB
     assert should_use_rust_streaming(str(tmp_path / "missing"), {}, on)
     assert not should_use_rust_streaming(str(tmp_path / "missing"), {}, {**on, "sequence_len": 10})
-    assert not should_use_rust_streaming(str(tmp_path / "missing"), {}, {**on, "dataset_keep_in_memory": True})
+    assert not should_use_rust_streaming(
+        str(tmp_path / "missing"), {}, {**on, "dataset_keep_in_memory": True}
+    )
     assert not should_use_rust_streaming(str(tmp_path / "missing"), {}, {})
 
 

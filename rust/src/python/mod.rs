@@ -8,10 +8,10 @@ mod errors;
 mod filters;
 mod lengths;
 mod packing;
-mod tokenize;
 mod row_hashing;
 mod sequences;
 mod stream;
+mod tokenize;
 
 use pyo3::prelude::*;
 

@@ -94,7 +94,9 @@ fn spawn(mut reader: stream::StreamReader) -> Source {
         // is gone, so report it through the channel-less path.
         Err(e) => {
             let (tx, rx) = sync_channel::<Item>(1);
-            let _ = tx.send(Err(StreamError::Io(format!("cannot start the reader thread: {e}"))));
+            let _ = tx.send(Err(StreamError::Io(format!(
+                "cannot start the reader thread: {e}"
+            ))));
             Source::Prefetch { rx, worker: None }
         }
     }
@@ -136,9 +138,8 @@ impl PyStreamReader {
             batch_size,
             split,
         };
-        let outcome = py.detach(|| {
-            catch_unwind(AssertUnwindSafe(|| stream::StreamReader::new(&path, opts)))
-        });
+        let outcome =
+            py.detach(|| catch_unwind(AssertUnwindSafe(|| stream::StreamReader::new(&path, opts))));
         match outcome {
             Ok(Ok(reader)) => Ok(PyStreamReader {
                 inner: Mutex::new(Some(if prefetch {

@@ -90,7 +90,8 @@ impl Input {
             Input::Stream(mut s) => {
                 let mut tmp = spill_file(path)?;
                 io::copy(&mut s, &mut tmp).map_err(|e| StreamError::io(path, &e))?;
-                tmp.seek(SeekFrom::Start(0)).map_err(|e| StreamError::io(path, &e))?;
+                tmp.seek(SeekFrom::Start(0))
+                    .map_err(|e| StreamError::io(path, &e))?;
                 Ok(tmp)
             }
         }

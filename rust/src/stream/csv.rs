@@ -58,7 +58,10 @@ impl CsvSource {
             prefix.drain(..3);
         }
         if prefix.iter().all(|b| b.is_ascii_whitespace()) {
-            return Err(StreamError::data(path, "line 1: empty CSV file (no header)"));
+            return Err(StreamError::data(
+                path,
+                "line 1: empty CSV file (no header)",
+            ));
         }
         let (schema, _) = format()
             .infer_schema(Cursor::new(&prefix), Some(INFER_ROWS))
@@ -133,9 +136,11 @@ impl BatchSource for CsvSource {
             Ok(b) => Some(Ok(b)),
             Err(e) => {
                 self.failed = true;
-                Some(Err(StreamError::data(&self.path, csv_position(&e.to_string()))))
+                Some(Err(StreamError::data(
+                    &self.path,
+                    csv_position(&e.to_string()),
+                )))
             }
         }
     }
 }
-

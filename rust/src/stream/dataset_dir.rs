@@ -8,9 +8,8 @@ use super::{Result, StreamError};
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).map_err(|e| StreamError::io(path, &e))?;
-    serde_json::from_str(&text).map_err(|e| {
-        StreamError::data(path, format!("line {}: invalid JSON: {e}", e.line()))
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| StreamError::data(path, format!("line {}: invalid JSON: {e}", e.line())))
 }
 
 /// The shard files of a `save_to_disk` directory, or None if `dir` is not one.
@@ -21,7 +20,11 @@ pub fn arrow_files(dir: &Path, split: Option<&str>) -> Result<Option<Vec<PathBuf
         let splits: Vec<String> = meta
             .get("splits")
             .and_then(|s| s.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let want = split.unwrap_or("train");
         if !splits.iter().any(|s| s == want) {
@@ -52,7 +55,10 @@ fn dataset_files(dir: &Path) -> Result<Vec<PathBuf>> {
             StreamError::data(&state_path, "a \"_data_files\" entry has no \"filename\"")
         })?;
         if name.contains("..") || name.starts_with('/') {
-            return Err(StreamError::data(&state_path, format!("shard name {name:?} leaves the directory")));
+            return Err(StreamError::data(
+                &state_path,
+                format!("shard name {name:?} leaves the directory"),
+            ));
         }
         out.push(dir.join(name));
     }

@@ -67,21 +67,30 @@ fn file_batches(path: PathBuf, file: std::fs::File) -> Result<Batches> {
     Ok(Box::new(reader.map(move |r| {
         index += 1;
         r.map_err(|e| {
-            StreamError::data(&path, format!("corrupt Arrow IPC record batch #{index}: {e}"))
+            StreamError::data(
+                &path,
+                format!("corrupt Arrow IPC record batch #{index}: {e}"),
+            )
         })
     })))
 }
 
 fn stream_batches(path: PathBuf, read: Box<dyn Read + Send>) -> Result<Batches> {
-    let reader = StreamReader::try_new(BufReader::with_capacity(256 * 1024, read), None)
-        .map_err(|e| {
-            StreamError::data(&path, format!("not a readable Arrow IPC file or stream: {e}"))
+    let reader =
+        StreamReader::try_new(BufReader::with_capacity(256 * 1024, read), None).map_err(|e| {
+            StreamError::data(
+                &path,
+                format!("not a readable Arrow IPC file or stream: {e}"),
+            )
         })?;
     let mut index = 0usize;
     Ok(Box::new(reader.map(move |r| {
         index += 1;
         r.map_err(|e| {
-            StreamError::data(&path, format!("corrupt Arrow IPC record batch #{index}: {e}"))
+            StreamError::data(
+                &path,
+                format!("corrupt Arrow IPC record batch #{index}: {e}"),
+            )
         })
     })))
 }

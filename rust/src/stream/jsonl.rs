@@ -265,7 +265,10 @@ mod tests {
         let mut b = br#"{"a": "\ud840\udc00 \\ud840\udc00 \u00e9 \ud83d\ude00"}"#.to_vec();
         fix_surrogate_escapes(&mut b);
         let s = String::from_utf8(b).unwrap();
-        assert_eq!(s, "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}");
+        assert_eq!(
+            s,
+            "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}"
+        );
     }
 }
 

@@ -193,7 +193,10 @@ pub fn resolve(path: &str, opts: &Options) -> Result<Vec<(PathBuf, Option<Format
     let p = Path::new(path);
     if p.is_dir() {
         if let Some(files) = dataset_dir::arrow_files(p, opts.split.as_deref())? {
-            return Ok(files.into_iter().map(|f| (f, Some(Format::Arrow))).collect());
+            return Ok(files
+                .into_iter()
+                .map(|f| (f, Some(Format::Arrow)))
+                .collect());
         }
         let mut files = Vec::new();
         collect_dir(p, &mut files)?;
@@ -245,7 +248,10 @@ fn decoder_panic(path: &Path, panic: Box<dyn std::any::Any + Send>) -> StreamErr
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string());
-    StreamError::data(path, format!("corrupt or truncated data (the decoder failed: {msg})"))
+    StreamError::data(
+        path,
+        format!("corrupt or truncated data (the decoder failed: {msg})"),
+    )
 }
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -272,7 +278,11 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Opens one file as a batch source.
-pub fn open(path: &Path, format: Option<Format>, batch_size: usize) -> Result<Box<dyn BatchSource>> {
+pub fn open(
+    path: &Path,
+    format: Option<Format>,
+    batch_size: usize,
+) -> Result<Box<dyn BatchSource>> {
     let (by_name, comp_by_name) = detect_by_name(path);
     let (input, comp) = compress::open(path, comp_by_name)?;
     let format = match format.or(by_name) {
@@ -309,7 +319,9 @@ pub struct StreamReader {
 impl StreamReader {
     pub fn new(path: &str, opts: Options) -> Result<StreamReader> {
         if opts.batch_size == 0 {
-            return Err(StreamError::Usage("batch_size must be at least 1, got 0".into()));
+            return Err(StreamError::Usage(
+                "batch_size must be at least 1, got 0".into(),
+            ));
         }
         let files = resolve(path, &opts)?;
         let mut reader = StreamReader {

@@ -118,7 +118,11 @@ fn split_line(s: &str) -> (&str, usize) {
     while i < b.len() {
         match b[i] {
             b'\r' => {
-                let used = if b.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 };
+                let used = if b.get(i + 1) == Some(&b'\n') {
+                    i + 2
+                } else {
+                    i + 1
+                };
                 return (&s[..i], used);
             }
             b'\n' => return (&s[..i], i + 1),

@@ -40,7 +40,10 @@ PATCH_SCRIPT = r"""
 import importlib, json, os, sys, time
 from fast_axolotl import registry
 for module in sorted(registry.MODULES):
-    importlib.import_module(module)
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError:  # an entry of an older Axolotl release
+        pass
 del os.environ["FAST_AXOLOTL_DISABLE"]
 import fast_axolotl
 t0 = time.perf_counter_ns()
@@ -48,10 +51,11 @@ ok = fast_axolotl.install()
 t1 = time.perf_counter_ns()
 patched = []
 for entry in registry.ENTRIES:
-    obj = sys.modules[entry.module]
+    obj = sys.modules.get(entry.module)
     for part in entry.qualname.split("."):
-        obj = getattr(obj, part)
-    patched.append(hasattr(obj, "__wrapped__"))
+        obj = getattr(obj, part, None)
+    if obj is not None:
+        patched.append(hasattr(obj, "__wrapped__"))
 print(json.dumps({"ok": ok, "ns": t1 - t0, "patched": patched}))
 """
 
@@ -65,7 +69,10 @@ import importlib, json, os, sys, time
 import axolotl.cli.preprocess
 from fast_axolotl import registry
 for module in sorted(registry.MODULES):
-    importlib.import_module(module)
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError:  # an entry of an older Axolotl release
+        pass
 del os.environ["FAST_AXOLOTL_DISABLE"]
 spent = {"guards": 0, "rebind": 0}
 if os.environ.get("BREAKDOWN"):

@@ -29,7 +29,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-FILENAME = "fingerprints-v1.json"
+# v2: f-strings fingerprint as their source text on every Python (3.12+ tokenizes them
+# into pieces); values written by v1 on 3.12+ were different and are not read.
+FILENAME = "fingerprints-v2.json"
 _lock = threading.Lock()
 _data: dict[str, Any] | None = None  # the file's content, read once per process
 _held = 0  # > 0 while the patcher runs: new values are written once, at release()

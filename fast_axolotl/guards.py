@@ -51,13 +51,42 @@ def fingerprint(func: Any) -> str:
         ):
             docstring_lines = set(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     parts = []
+    lines = source.splitlines(keepends=True)
+    depth, opened = 0, (0, 0)
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        # Python 3.12+ splits an f-string into FSTRING_START ... FSTRING_END with the
+        # tokens of its fields (PEP 701); earlier Pythons give one STRING token. The
+        # f-string's source text, as one token, keeps the fingerprint the same on every
+        # Python.
+        if tok.type == _FSTRING_START:
+            if depth == 0:
+                opened = tok.start
+            depth += 1
+            continue
+        if depth:
+            if tok.type == _FSTRING_END:
+                depth -= 1
+                if depth == 0:
+                    parts.append(_source_text(lines, opened, tok.end))
+            continue
         if tok.type in _SKIPPED_TOKENS:
             continue
         if tok.type == tokenize.STRING and tok.start[0] in docstring_lines:
             continue
         parts.append(tok.string)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+_FSTRING_START = getattr(tokenize, "FSTRING_START", -1)
+_FSTRING_END = getattr(tokenize, "FSTRING_END", -1)
+
+
+def _source_text(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
+    """The source between two tokenize positions (1-based rows, 0-based columns)."""
+    (row, col), (end_row, end_col) = start, end
+    if row == end_row:
+        return lines[row - 1][col:end_col]
+    return lines[row - 1][col:] + "".join(lines[row : end_row - 1]) + lines[end_row - 1][:end_col]
 
 
 def cached_fingerprint(func: Any) -> str:

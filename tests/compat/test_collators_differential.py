@@ -591,5 +591,6 @@ def test_multipack_dataloader_over_a_datasets_table_matches_axolotl(num_workers,
         remove_multipack_dataloader_patch()
     assert len(fast) > 3
     assert fast == reference
-    if num_workers == 0:  # in this process: every batch took the native path
-        assert spy.calls == len(fast)
+    if num_workers == 0:  # in this process: every batch took the native path, unless this
+        # release's transformers pads with code the native path does not reproduce (defers)
+        assert spy.calls == (len(fast) if patch_module._Transformers.load() else 0)

@@ -110,18 +110,23 @@ def test_pyproject_allow_and_deny_lists(tmp_path, table, patched):
     assert all(p is patched for p in r["patched"]) and r["same_object"], r
 
 
-def test_status_cli_reports_config_decisions(tmp_path):
-    (tmp_path / "pyproject.toml").write_text("[tool.fast-axolotl]\ndisable = ['lengths']\n")
+def status_json(cwd: Path) -> dict:
+    """`fast-axolotl status --json` run in a fresh interpreter in ``cwd``."""
     proc = subprocess.run(
         [sys.executable, "-m", "fast_axolotl", "status", "--json"],
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=600,
         env={**os.environ, "AXOLOTL_DO_NOT_TRACK": "1"},
     )
     assert proc.returncode == 0, proc.stderr
-    info = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_status_cli_reports_config_decisions(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.fast-axolotl]\ndisable = ['lengths']\n")
+    info = status_json(tmp_path)
     entry = next(e for e in info["entries"] if e["target"] == TARGET)
     assert entry["state"] == "disabled by config"
     assert info["axolotl"] == _release.AXOLOTL_VERSION
@@ -257,16 +262,7 @@ def test_status_on_the_installed_release_patches_each_present_entry_or_gives_the
 
     from fast_axolotl import guards
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "fast_axolotl", "status", "--json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "AXOLOTL_DO_NOT_TRACK": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr
-    info = json.loads(proc.stdout)
+    info = status_json(tmp_path)
     assert info["axolotl"] == _release.AXOLOTL_VERSION
     assert info["import_problems"] == []
     for e in info["entries"]:

@@ -12,7 +12,36 @@ __all__ = [
     "UnsupportedInput",
     "__version__",
     "chat_template_labels",
-    # fast-axolotl 0.2.0's public API (issue 8)
+    TOKENIZERS_VERSION: str
+"""The `tokenizers` release `NativeTokenizer` is built from."""
+
+class NativeTokenizer:
+    """A tokenizer loaded from `tokenizers.Tokenizer.to_str()`; raises UnsupportedInput for
+    BPE dropout, padding, or JSON this `tokenizers` release cannot load."""
+
+    def __init__(self, json: str, encode_special_tokens: bool) -> None: ...
+    def encode(self, texts: list[str]) -> EncodedBatch:
+        """Encodings of `texts` with special tokens and the tokenizer's truncation."""
+
+class EncodedBatch:
+    """The encodings of one `NativeTokenizer.encode` call."""
+
+    def __len__(self) -> int: ...
+    def lengths(self) -> npt.NDArray[np.int64]: ...
+    def ids(self, t: int) -> list[int]: ...
+    def mask(self, t: int) -> list[int]: ...
+    def instruct_columns(
+        self,
+        prompt: list[int],
+        response: list[int],
+        eos_token_id: int,
+        bos_token_id: int | None,
+        max_length: int,
+        train_on_inputs: bool,
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """`instruct_columns` on these encodings."""
+
+# fast-axolotl 0.2.0's public API (issue 8)
     "concatenate_and_pack",
     "create_padding_mask",
     "deduplicate_indices",

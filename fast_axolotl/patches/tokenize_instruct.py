@@ -32,6 +32,7 @@ import functools
 import importlib
 import inspect
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,10 @@ from fast_axolotl.patches._propagate import Propagate, replacement_propagating
 #: Rows per batch: Axolotl's per-row ``map`` writes 1,000-row record batches
 #: (``writer_batch_size``), so batches of the same size give the same Arrow layout.
 BATCH_SIZE = 1000
+
+#: Rows per process from which the tokenizer is loaded into the extension (see
+#: ``NativeEncoding``): loading it costs about as much as encoding a few hundred rows.
+NATIVE_MIN_ROWS = 1000
 
 #: Below this many rows Axolotl's per-row path is taken. Measured (docs/benchmarks.md,
 #: "Tokenize, instruction strategies"): from one row on, one batched call costs no more
@@ -332,8 +337,81 @@ def _emit_empty_result(log: Any) -> None:
     logger.handle(record)
 
 
+class NativeEncoding:
+    """The user's tokenizer, encoded inside the extension (``_native.NativeTokenizer``).
+
+    Its ``tokenizers`` configuration is serialized by the user's own ``tokenizers`` package
+    and loaded into the same release of the ``tokenizers`` crate the extension is built
+    with (``_native.TOKENIZERS_VERSION``): the same code on the same configuration, without
+    a Python object per text. Per batch, the user's tokenizer object is still called once,
+    on the batch's first text, exactly as the batch call would be: it applies the same
+    truncation and special-token settings to the tokenizer (the state Axolotl's calls
+    leave), raises what it raises and warns what it warns, and its ids and mask for that
+    text must equal the extension's, or the batch (and the rest of the call) goes through
+    the tokenizer object. Anything the extension refuses (another ``tokenizers`` release,
+    custom Python components, BPE dropout, padding) takes the tokenizer object too.
+
+    One instance per ``process`` call; pickled into ``num_proc`` workers without its
+    loaded tokenizer, which each process loads once.
+    """
+
+    def __init__(self, rows: int) -> None:
+        self.enabled = rows >= NATIVE_MIN_ROWS and _tokenizers_version() == getattr(
+            _native, "TOKENIZERS_VERSION", None
+        )
+        self._loaded: Any = None
+        self._pid = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "_loaded": None, "_pid": 0}
+
+    def _load(self, backend: Any) -> Any:
+        if self._pid != os.getpid():
+            self._pid, self._loaded = os.getpid(), None
+            try:
+                config = backend.to_str()
+                self._loaded = _native.NativeTokenizer(config, bool(backend.encode_special_tokens))
+            except Exception:  # custom Python components, dropout, padding, ...
+                self.enabled = False
+        return self._loaded
+
+    def encode(self, tok: Any, texts: list[str], max_length: int) -> Any:
+        """The batch's encodings (``_native.EncodedBatch``), or None: use ``tok``."""
+        if not self.enabled:
+            return None
+        first = tok(
+            texts[:1], truncation=True, max_length=max_length, padding=False, return_tensors=None
+        )
+        loaded = self._load(tok.backend_tokenizer)
+        if loaded is None:
+            return None
+        try:
+            batch = loaded.encode(texts)
+        except _native.UnsupportedInput:
+            self.enabled = False
+            return None
+        if batch.ids(0) != first["input_ids"][0] or batch.mask(0) != first["attention_mask"][0]:
+            self.enabled = False
+            return None
+        return batch
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizers_version() -> str | None:
+    try:
+        import tokenizers
+    except ImportError:  # pragma: no cover - transformers' fast tokenizers need it
+        return None
+    return str(tokenizers.__version__)
+
+
 def tokenize_batch(
-    batch: Any, strategy: Any, kind: str, columns: tuple[str, ...], train: bool
+    batch: Any,
+    strategy: Any,
+    kind: str,
+    columns: tuple[str, ...],
+    train: bool,
+    encoder: NativeEncoding,
 ) -> Any:
     """The batch function of the fast ``process``: Axolotl's rows for ``batch`` as a
     ``pa.Table`` (see module docstring)."""
@@ -376,7 +454,10 @@ def tokenize_batch(
             else:
                 ix.append(-1)
     tok = strategy.tokenizer
-    if texts:
+    native = encoder.encode(tok, texts, strategy.max_length) if texts else None
+    if native is not None:
+        lengths = native.lengths().tolist()
+    elif texts:
         encoded = tok(
             texts,
             truncation=True,
@@ -385,32 +466,29 @@ def tokenize_batch(
             return_tensors=None,
         )
         ids, mask = encoded["input_ids"], encoded["attention_mask"]
+        lengths = [len(x) for x in ids]
     else:
-        ids, mask = [], []
+        ids, mask, lengths = [], [], []
     log = importlib.import_module(_PT).LOG
-    if -1 in prompt_ix or -1 in response_ix or not all(ids):
+    if -1 in prompt_ix or -1 in response_ix or not all(lengths):
         for p, q in zip(prompt_ix, response_ix, strict=True):
             for t in (p, q):
                 if t < 0:
                     log.warning_once(_EMPTY_TEXT)
-                elif not ids[t]:
+                elif not lengths[t]:
                     _emit_empty_result(log)
-            if train and (p < 0 or not ids[p]):
+            if train and (p < 0 or not lengths[p]):
                 raise KeyError("labels")  # Axolotl: `tokenized_prompt["labels"] +=` on `empty`
     if failed is not None:
         error, example = failed
         type(strategy).tokenize_prompt(strategy, example)  # raises Axolotl's own error
         raise error  # pragma: no cover - the same deterministic parse failed just above
-    offsets, id_values, mask_values, label_values = _native.instruct_columns(
-        ids,
-        mask,
-        prompt_ix,
-        response_ix,
-        tok.eos_token_id,
-        tok.bos_token_id,
-        strategy.max_length,
-        train,
-    )
+    rules = (tok.eos_token_id, tok.bos_token_id, strategy.max_length, train)
+    if native is not None:
+        columns_out = native.instruct_columns(prompt_ix, response_ix, *rules)
+    else:
+        columns_out = _native.instruct_columns(ids, mask, prompt_ix, response_ix, *rules)
+    offsets, id_values, mask_values, label_values = columns_out
     if len(id_values) == 0:
         # No token in the whole batch: ``datasets`` infers list<null> from empty lists.
         empty = pa.array([[] for _ in range(rows)])
@@ -428,10 +506,15 @@ class _NotReproduced(Exception):
 
 
 def _guarded_batch(
-    batch: Any, strategy: Any, kind: str, columns: tuple[str, ...], train: bool
+    batch: Any,
+    strategy: Any,
+    kind: str,
+    columns: tuple[str, ...],
+    train: bool,
+    encoder: NativeEncoding,
 ) -> Any:
     try:
-        return tokenize_batch(batch, strategy, kind, columns, train)
+        return tokenize_batch(batch, strategy, kind, columns, train, encoder)
     except _NotReproduced:
         pass
     # Axolotl's per-row function over this batch, as ``map`` would have called it.
@@ -462,8 +545,15 @@ def process(original: Callable[..., Any], variant: str | None) -> Callable[..., 
         kind, columns, train = _plan(self, dataset)
         strategy = self.prompt_tokenizer
         fingerprint = _axolotl_fingerprint(dataset, strategy.tokenize_prompt, self.keep_in_memory)
+        shards = self.process_count if type(self.process_count) is int else 1
+        encoder = NativeEncoding(len(dataset) // max(shards, 1))
         function = functools.partial(
-            _guarded_batch, strategy=strategy, kind=kind, columns=columns, train=train
+            _guarded_batch,
+            strategy=strategy,
+            kind=kind,
+            columns=columns,
+            train=train,
+            encoder=encoder,
         )
         try:
             return dataset.map(

@@ -7,6 +7,7 @@ pub mod chat_labels;
 pub mod collate;
 pub mod column;
 pub mod dedup;
+pub mod encode;
 pub mod error;
 pub mod filters;
 pub mod lengths;
@@ -21,3 +22,9 @@ pub mod stream;
 
 #[cfg(feature = "python")]
 mod python;
+
+/// The extension's Rust allocations (tokenizer encodings above all, which allocate per
+/// token) use mimalloc; Python objects keep Python's allocator.
+#[cfg(feature = "python")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -13,6 +13,7 @@ it raises.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from unittest import mock
 
@@ -268,6 +269,30 @@ def _assert_same(expected, got):
 @pytest.fixture(autouse=True)
 def _every_size(monkeypatch):
     monkeypatch.setattr(tokenize_instruct, "MIN_ROWS", 0)
+    # The tokenizer loaded into the extension from the first row on (see NativeEncoding);
+    # the hypothesis test draws which of the two encoders runs.
+    monkeypatch.setattr(tokenize_instruct, "NATIVE_MIN_ROWS", 0)
+
+
+#: Whether the installed ``tokenizers`` is the release the extension's encoder is built from.
+NATIVE_AVAILABLE = tokenize_instruct._tokenizers_version() == getattr(
+    tokenize_instruct._native, "TOKENIZERS_VERSION", None
+)
+
+
+@contextlib.contextmanager
+def _native_used():
+    """Records, per batch with text to encode, whether the extension's encodings were used."""
+    used: list[bool] = []
+    real = tokenize_instruct.NativeEncoding.encode
+
+    def encode(self, tok, texts, max_length):
+        out = real(self, tok, texts, max_length)
+        used.append(out is not None)
+        return out
+
+    with mock.patch.object(tokenize_instruct.NativeEncoding, "encode", encode):
+        yield used
 
 
 def test_process_is_patched_and_guard_accepts_the_reproduced_bodies():
@@ -291,13 +316,20 @@ def test_rows_features_fingerprint_logs_and_errors_match_axolotl(data):
     seq = data.draw(st.sampled_from([1, 2, 5, 16, 64, 2048]), label="sequence_len")
     style = data.draw(st.sampled_from(STYLES), label="prompt_style")
     ds = data.draw(datasets_for(columns), label="dataset")
+    native = data.draw(st.booleans(), label="native encoder")
     strategy = build(TOKENIZERS[tok_name](), train, seq, style)
     process = _patched()
     expected, log_e = _run(process.__wrapped__, strategy, ds)
-    with mock.patch.object(
-        tokenize_instruct, "tokenize_batch", wraps=tokenize_instruct.tokenize_batch
-    ) as spy:
+    with (
+        mock.patch.object(
+            tokenize_instruct, "tokenize_batch", wraps=tokenize_instruct.tokenize_batch
+        ) as spy,
+        mock.patch.object(tokenize_instruct, "NATIVE_MIN_ROWS", 0 if native else 10**12),
+        _native_used() as used,
+    ):
         got, log_g = _run(process, strategy, ds)
+    # Every batch with text to encode used the extension's encodings, or none did.
+    assert used == [native and NATIVE_AVAILABLE] * len(used)
     _assert_same(expected, got)
     assert log_g.seen("axolotl") == log_e.seen("axolotl")
     assert log_g.seen("fast_axolotl") == []
@@ -330,9 +362,11 @@ def test_multi_batch_dataset_takes_fast_path_and_matches(tok_name, monkeypatch):
     strategy = STRATEGIES["alpaca"][1](TOKENIZERS[tok_name](), False, 48, "instruct")
     process = _patched()
     expected, _ = _run(process.__wrapped__, strategy, ds)
-    got, _ = _run(process, strategy, ds)
+    with _native_used() as used:
+        got, _ = _run(process, strategy, ds)
     _assert_same(expected, got)
     assert len(calls) == 3
+    assert used == [NATIVE_AVAILABLE] * 3
 
 
 @pytest.mark.parametrize("train", [True, False])
@@ -472,3 +506,123 @@ def test_non_string_column_takes_axolotls_path(monkeypatch):
     got, _ = _run(process, strategy, ds)
     _assert_same(expected, got)
     assert calls == []
+
+
+# --- the tokenizer loaded into the extension (NativeEncoding) ------------------------------
+
+needs_native = pytest.mark.skipif(
+    not NATIVE_AVAILABLE, reason="installed tokenizers differs from the extension's release"
+)
+
+_PIECES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12) | (
+    st.sampled_from(
+        ["<s>", "</s>", "<unk>", " ", "\n", "\t", "  ", "Über", "日本語", "🙂", "### Response:"]
+    )
+)
+_TEXT = st.lists(_PIECES, max_size=30).map("".join)
+
+
+@needs_native
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(_TEXT, min_size=1, max_size=40),
+    tok_name=st.sampled_from(sorted(TOKENIZERS)),
+    max_length=st.sampled_from([1, 2, 3, 8, 64, 2048]),
+    side=st.sampled_from(["right", "left"]),
+    split_special=st.booleans(),
+)
+def test_native_encodings_equal_the_tokenizer_call(
+    texts, tok_name, max_length, side, split_special
+):
+    import copy
+
+    tok = copy.deepcopy(TOKENIZERS[tok_name]())
+    tok.truncation_side = side
+    tok.split_special_tokens = split_special
+    expected = tok(texts, truncation=True, max_length=max_length, padding=False)
+    encoding = tokenize_instruct.NativeEncoding(rows=10**6)
+    batch = encoding.encode(tok, texts, max_length)
+    assert batch is not None and encoding.enabled
+    assert [batch.ids(i) for i in range(len(texts))] == expected["input_ids"]
+    assert [batch.mask(i) for i in range(len(texts))] == expected["attention_mask"]
+    assert batch.lengths().tolist() == [len(x) for x in expected["input_ids"]]
+
+
+@needs_native
+def test_native_path_leaves_the_tokenizer_in_axolotls_state():
+    import copy
+
+    ds = datasets.Dataset.from_dict(
+        {"instruction": ["a", "b c"], "input": ["", "x"], "output": ["o", "p q"]}
+    )
+    states = []
+    for use_original in (True, False):
+        tok = copy.deepcopy(TOKENIZERS["bos"]())
+        tok.backend_tokenizer.enable_truncation(999, direction="left")
+        strategy = STRATEGIES["alpaca"][1](tok, False, 16, "instruct")
+        process = _patched()
+        with _native_used() as used:
+            _run(process.__wrapped__ if use_original else process, strategy, ds)
+        backend = tok.backend_tokenizer
+        states.append((backend.truncation, backend.padding, backend.encode_special_tokens))
+        assert used == ([] if use_original else [True])
+    assert states[0] == states[1]
+
+
+def _dropout_tokenizer():
+    import copy
+    import json
+
+    tok = copy.deepcopy(TOKENIZERS["bos"]())
+    config = json.loads(tok.backend_tokenizer.to_str())
+    config["model"]["dropout"] = 0.5
+    from tokenizers import Tokenizer
+
+    tok._tokenizer = Tokenizer.from_str(json.dumps(config))
+    return tok
+
+
+@pytest.mark.parametrize("case", ["other tokenizers release", "bpe dropout"])
+def test_what_the_extension_does_not_load_uses_the_tokenizer_object(case, monkeypatch):
+    import copy
+
+    tok = copy.deepcopy(TOKENIZERS["plain"]())
+    if case == "other tokenizers release":
+        monkeypatch.setattr(tokenize_instruct, "_tokenizers_version", lambda: "0.0.1")
+    else:
+        tok = _dropout_tokenizer()
+    ds = datasets.Dataset.from_dict(
+        {"instruction": ["a b", "c"], "input": ["", "d"], "output": ["e f g", "h"]}
+    )
+    strategy = STRATEGIES["alpaca"][1](tok, False, 16, "instruct")
+    process = _patched()
+    with _native_used() as used:
+        got, _ = _run(process, strategy, ds)
+    assert used == [False]
+    if case != "bpe dropout":  # dropout makes both paths random
+        expected, _ = _run(process.__wrapped__, strategy, ds)
+        _assert_same(expected, got)
+
+
+@needs_native
+def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkeypatch):
+    real = tokenize_instruct._native.NativeTokenizer
+
+    class Skewed:
+        def __init__(self, *args):
+            self._real = real(*args)
+
+        def encode(self, texts):
+            return self._real.encode(["x" + t for t in texts])
+
+    monkeypatch.setattr(tokenize_instruct._native, "NativeTokenizer", Skewed)
+    ds = datasets.Dataset.from_dict(
+        {"instruction": ["a b", "c"], "input": ["", "d"], "output": ["e f g", "h"]}
+    )
+    strategy = STRATEGIES["alpaca"][1](TOKENIZERS["bos"](), False, 16, "instruct")
+    process = _patched()
+    expected, _ = _run(process.__wrapped__, strategy, ds)
+    with _native_used() as used:
+        got, _ = _run(process, strategy, ds)
+    assert used == [False]
+    _assert_same(expected, got)

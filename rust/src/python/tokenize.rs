@@ -1,11 +1,14 @@
 //! Binding of the instruction-prompt assembly kernel.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use numpy::PyArray1;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::errors::run;
+use super::errors::{panic_to_py, run, to_py};
+use crate::encode::{Encoded, Encoder, TOKENIZERS_VERSION};
 use crate::tokenize::{self, Encodings, IdValues, InstructParams, MaskValues};
 
 /// A list of lists of Python ints (what a tokenizer call returns per key), flattened into
@@ -45,38 +48,27 @@ fn indices(values: Vec<i64>) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// Rows of Axolotl's instruction strategies from one batched tokenizer call.
-///
-/// `input_ids` / `attention_mask`: the call's lists of lists; `prompt` / `response`: per
-/// row, the index of its text in them, or -1 for an empty text. Returns (int32 offsets,
-/// input_ids values (int32, or int64 if one does not fit), attention_mask values (int8,
-/// or int64), int64 labels values).
-#[pyfunction]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-#[pyo3(signature = (input_ids, attention_mask, prompt, response, eos_token_id, bos_token_id, max_length, train_on_inputs))]
-fn instruct_columns<'py>(
+type ColumnsOut<'py> = (
+    Bound<'py, PyArray1<i32>>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+/// Runs the assembly kernel on flattened encodings and hands the columns to numpy.
+#[allow(clippy::too_many_arguments)]
+fn assemble<'py>(
     py: Python<'py>,
-    input_ids: &Bound<'py, PyAny>,
-    attention_mask: &Bound<'py, PyAny>,
+    offsets: &[usize],
+    ids: &[i64],
+    mask: &[i64],
     prompt: Vec<i64>,
     response: Vec<i64>,
     eos_token_id: i64,
     bos_token_id: Option<i64>,
     max_length: usize,
     train_on_inputs: bool,
-) -> PyResult<(
-    Bound<'py, PyArray1<i32>>,
-    Bound<'py, PyAny>,
-    Bound<'py, PyAny>,
-    Bound<'py, PyArray1<i64>>,
-)> {
-    let (offsets, ids) = flatten(input_ids, "input_ids")?;
-    let (mask_offsets, mask) = flatten(attention_mask, "attention_mask")?;
-    if mask_offsets != offsets {
-        return Err(PyTypeError::new_err(
-            "attention_mask: row lengths differ from input_ids",
-        ));
-    }
+) -> PyResult<ColumnsOut<'py>> {
     let (prompt, response) = (indices(prompt), indices(response));
     let params = InstructParams {
         eos_token_id,
@@ -86,11 +78,7 @@ fn instruct_columns<'py>(
     };
     let rows = prompt.len();
     let out = run(py, "instruct_columns", rows, || {
-        let enc = Encodings {
-            offsets: &offsets,
-            ids: &ids,
-            mask: &mask,
-        };
+        let enc = Encodings { offsets, ids, mask };
         tokenize::assemble_instruct(&enc, &prompt, &response, &params)
     })?;
     let ids = match out.input_ids {
@@ -109,6 +97,152 @@ fn instruct_columns<'py>(
     ))
 }
 
+/// Rows of Axolotl's instruction strategies from one batched tokenizer call.
+///
+/// `input_ids` / `attention_mask`: the call's lists of lists; `prompt` / `response`: per
+/// row, the index of its text in them, or -1 for an empty text. Returns (int32 offsets,
+/// input_ids values (int32, or int64 if one does not fit), attention_mask values (int8,
+/// or int64), int64 labels values).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (input_ids, attention_mask, prompt, response, eos_token_id, bos_token_id, max_length, train_on_inputs))]
+fn instruct_columns<'py>(
+    py: Python<'py>,
+    input_ids: &Bound<'py, PyAny>,
+    attention_mask: &Bound<'py, PyAny>,
+    prompt: Vec<i64>,
+    response: Vec<i64>,
+    eos_token_id: i64,
+    bos_token_id: Option<i64>,
+    max_length: usize,
+    train_on_inputs: bool,
+) -> PyResult<ColumnsOut<'py>> {
+    let (offsets, ids) = flatten(input_ids, "input_ids")?;
+    let (mask_offsets, mask) = flatten(attention_mask, "attention_mask")?;
+    if mask_offsets != offsets {
+        return Err(PyTypeError::new_err(
+            "attention_mask: row lengths differ from input_ids",
+        ));
+    }
+    assemble(
+        py,
+        &offsets,
+        &ids,
+        &mask,
+        prompt,
+        response,
+        eos_token_id,
+        bos_token_id,
+        max_length,
+        train_on_inputs,
+    )
+}
+
+/// A tokenizer loaded into the extension from its `tokenizers` JSON (see
+/// `crate::encode`). Raises `UnsupportedInput` for what it does not reproduce.
+#[pyclass(frozen, module = "fast_axolotl._native")]
+struct NativeTokenizer {
+    inner: Encoder,
+}
+
+#[pymethods]
+impl NativeTokenizer {
+    #[new]
+    fn new(py: Python<'_>, json: String, encode_special_tokens: bool) -> PyResult<Self> {
+        let inner = py
+            .detach(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    Encoder::from_json(&json, encode_special_tokens)
+                }))
+            })
+            .map_err(|panic| panic_to_py("NativeTokenizer", panic))?
+            .map_err(to_py)?;
+        Ok(NativeTokenizer { inner })
+    }
+
+    /// Encodes `texts` (with special tokens and the tokenizer's truncation) without the
+    /// GIL, on the extension's thread pool.
+    fn encode(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<EncodedBatch> {
+        let inner = py
+            .detach(|| catch_unwind(AssertUnwindSafe(|| self.inner.encode(&texts))))
+            .map_err(|panic| panic_to_py("NativeTokenizer.encode", panic))?
+            .map_err(to_py)?;
+        Ok(EncodedBatch { inner })
+    }
+}
+
+/// The encodings of one `NativeTokenizer.encode` call, kept in Rust.
+#[pyclass(frozen, module = "fast_axolotl._native")]
+struct EncodedBatch {
+    inner: Encoded,
+}
+
+impl EncodedBatch {
+    fn text(&self, t: usize) -> PyResult<std::ops::Range<usize>> {
+        if t >= self.inner.texts() {
+            return Err(PyIndexError::new_err(format!(
+                "text {t} out of range for {} encodings",
+                self.inner.texts()
+            )));
+        }
+        Ok(self.inner.offsets[t]..self.inner.offsets[t + 1])
+    }
+}
+
+#[pymethods]
+impl EncodedBatch {
+    fn __len__(&self) -> usize {
+        self.inner.texts()
+    }
+
+    /// Tokens per text.
+    fn lengths<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let n = self.inner.texts();
+        PyArray1::from_iter(py, (0..n).map(|t| self.inner.len_of(t) as i64))
+    }
+
+    /// The ids of text `t`, as the tokenizer call's `input_ids[t]`.
+    fn ids(&self, t: usize) -> PyResult<Vec<i64>> {
+        Ok(self.inner.ids[self.text(t)?].to_vec())
+    }
+
+    /// The attention mask of text `t`.
+    fn mask(&self, t: usize) -> PyResult<Vec<i64>> {
+        Ok(self.inner.mask[self.text(t)?].to_vec())
+    }
+
+    /// `instruct_columns` on these encodings.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (prompt, response, eos_token_id, bos_token_id, max_length, train_on_inputs))]
+    fn instruct_columns<'py>(
+        &self,
+        py: Python<'py>,
+        prompt: Vec<i64>,
+        response: Vec<i64>,
+        eos_token_id: i64,
+        bos_token_id: Option<i64>,
+        max_length: usize,
+        train_on_inputs: bool,
+    ) -> PyResult<ColumnsOut<'py>> {
+        let e = &self.inner;
+        assemble(
+            py,
+            &e.offsets,
+            &e.ids,
+            &e.mask,
+            prompt,
+            response,
+            eos_token_id,
+            bos_token_id,
+            max_length,
+            train_on_inputs,
+        )
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(instruct_columns, m)?)
+    m.add_function(wrap_pyfunction!(instruct_columns, m)?)?;
+    m.add_class::<NativeTokenizer>()?;
+    m.add_class::<EncodedBatch>()?;
+    m.add("TOKENIZERS_VERSION", TOKENIZERS_VERSION)
 }

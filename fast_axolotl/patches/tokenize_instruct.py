@@ -45,8 +45,11 @@ from fast_axolotl.patches._propagate import Propagate, replacement_propagating
 BATCH_SIZE = 1000
 
 #: Rows per process from which the tokenizer is loaded into the extension (see
-#: ``NativeEncoding``): loading it costs about as much as encoding a few hundred rows.
+#: ``NativeEncoding``), and per vocabulary entry: loading takes ~10 ms for an 8k vocabulary
+#: and 0.2-0.5 s for 128k (docs/benchmarks.md), about what the tokenizer object spends on
+#: 1,000 rows and on 128k / 16 = 8,000 rows; below that the tokenizer object encodes.
 NATIVE_MIN_ROWS = 1000
+NATIVE_ROWS_PER_VOCAB = 1 / 16
 
 #: Below this many rows Axolotl's per-row path is taken. Measured (docs/benchmarks.md,
 #: "Tokenize, instruction strategies"): from one row on, one batched call costs no more
@@ -355,10 +358,10 @@ class NativeEncoding:
     loaded tokenizer, which each process loads once.
     """
 
-    def __init__(self, rows: int) -> None:
-        self.enabled = rows >= NATIVE_MIN_ROWS and _tokenizers_version() == getattr(
-            _native, "TOKENIZERS_VERSION", None
-        )
+    def __init__(self, rows: int, vocab_size: int) -> None:
+        self.enabled = rows >= max(
+            NATIVE_MIN_ROWS, vocab_size * NATIVE_ROWS_PER_VOCAB
+        ) and _tokenizers_version() == getattr(_native, "TOKENIZERS_VERSION", None)
         self._loaded: Any = None
         self._pid = 0
 
@@ -366,11 +369,16 @@ class NativeEncoding:
         return {"enabled": self.enabled, "_loaded": None, "_pid": 0}
 
     def _load(self, backend: Any) -> Any:
+        global _LAST_LOADED
         if self._pid != os.getpid():
             self._pid, self._loaded = os.getpid(), None
             try:
-                config = backend.to_str()
-                self._loaded = _native.NativeTokenizer(config, bool(backend.encode_special_tokens))
+                key = (os.getpid(), backend.to_str(), bool(backend.encode_special_tokens))
+                if _LAST_LOADED is not None and _LAST_LOADED[0] == key:
+                    self._loaded = _LAST_LOADED[1]
+                else:
+                    self._loaded = _native.NativeTokenizer(*key[1:])
+                    _LAST_LOADED = (key, self._loaded)
             except Exception:  # custom Python components, dropout, padding, ...
                 self.enabled = False
         return self._loaded
@@ -394,6 +402,11 @@ class NativeEncoding:
             self.enabled = False
             return None
         return batch
+
+
+#: The last tokenizer loaded in this process, by (pid, configuration, special-token mode):
+#: the datasets of one ``axolotl preprocess`` share their tokenizer.
+_LAST_LOADED: tuple[tuple[int, str, bool], Any] | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -546,7 +559,8 @@ def process(original: Callable[..., Any], variant: str | None) -> Callable[..., 
         strategy = self.prompt_tokenizer
         fingerprint = _axolotl_fingerprint(dataset, strategy.tokenize_prompt, self.keep_in_memory)
         shards = self.process_count if type(self.process_count) is int else 1
-        encoder = NativeEncoding(len(dataset) // max(shards, 1))
+        vocab = strategy.tokenizer.backend_tokenizer.get_vocab_size(with_added_tokens=True)
+        encoder = NativeEncoding(len(dataset) // max(shards, 1), vocab)
         function = functools.partial(
             _guarded_batch,
             strategy=strategy,

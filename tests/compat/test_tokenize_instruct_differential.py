@@ -272,6 +272,7 @@ def _every_size(monkeypatch):
     # The tokenizer loaded into the extension from the first row on (see NativeEncoding);
     # the hypothesis test draws which of the two encoders runs.
     monkeypatch.setattr(tokenize_instruct, "NATIVE_MIN_ROWS", 0)
+    monkeypatch.setattr(tokenize_instruct, "NATIVE_ROWS_PER_VOCAB", 0)
 
 
 #: Whether the installed ``tokenizers`` is the release the extension's encoder is built from.
@@ -540,7 +541,7 @@ def test_native_encodings_equal_the_tokenizer_call(
     tok.truncation_side = side
     tok.split_special_tokens = split_special
     expected = tok(texts, truncation=True, max_length=max_length, padding=False)
-    encoding = tokenize_instruct.NativeEncoding(rows=10**6)
+    encoding = tokenize_instruct.NativeEncoding(rows=10**6, vocab_size=400)
     batch = encoding.encode(tok, texts, max_length)
     assert batch is not None and encoding.enabled
     assert [batch.ids(i) for i in range(len(texts))] == expected["input_ids"]
@@ -616,6 +617,7 @@ def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkey
             return self._real.encode(["x" + t for t in texts])
 
     monkeypatch.setattr(tokenize_instruct._native, "NativeTokenizer", Skewed)
+    monkeypatch.setattr(tokenize_instruct, "_LAST_LOADED", None)
     ds = datasets.Dataset.from_dict(
         {"instruction": ["a b", "c"], "input": ["", "d"], "output": ["e f g", "h"]}
     )
@@ -626,3 +628,16 @@ def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkey
         got, _ = _run(process, strategy, ds)
     assert used == [False]
     _assert_same(expected, got)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "rows, vocab_size, loaded",
+    [(999, 400, False), (1000, 400, True), (1000, 128_000, False), (8000, 128_000, True)],
+)
+def test_the_extension_loads_the_tokenizer_from_enough_rows_per_vocabulary(
+    rows, vocab_size, loaded, monkeypatch
+):
+    monkeypatch.setattr(tokenize_instruct, "NATIVE_MIN_ROWS", 1000)
+    monkeypatch.setattr(tokenize_instruct, "NATIVE_ROWS_PER_VOCAB", 1 / 16)
+    assert tokenize_instruct.NativeEncoding(rows, vocab_size).enabled is loaded

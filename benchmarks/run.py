@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,11 +40,13 @@ def discover() -> dict[str, Any]:
 
 
 def selected(family: str, name: str, only: list[str] | None) -> bool:
-    """``--only`` takes a family (``lengths``) or any part of a case name
-    (``lengths/input_ids``, ``shuffled``)."""
+    """``--only`` takes a family (``lengths``), a path part of a case name
+    (``lengths/input_ids``) or a whole word of it (``shuffled``): ``tokenize`` selects
+    the family, not the ``.../tokenized`` cases of others."""
     if not only:
         return True
-    return any(o == family or o in name for o in only)
+    words = set(re.split(r"[/\s]+", name))
+    return any(o == family or o in words or ("/" in o and o in name) for o in only)
 
 
 # ---------------------------------------------------------------------------- formatting

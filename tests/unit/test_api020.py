@@ -249,6 +249,31 @@ def test_tuples_ranges_bools_and_numpy_rows_read_as_their_int_values(
     assert_same(fast_axolotl.pack_sequences(mixed, 20, 0, 2), ref.pack_sequences(plain, 20, 0, 2))
 
 
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", ">i4"]
+)
+def test_numpy_rows_of_every_integer_dtype_and_layout_read_as_their_int_values(dtype: str) -> None:
+    info = np.iinfo(np.dtype(dtype))
+    values = [int(info.min), int(info.max), 0, 1, int(info.max) // 3]
+    base = np.array(values * 2, dtype=dtype)
+    rows = [base[:5], base[::2], base[:0], np.array(values[:2], dtype=dtype)]
+    plain = [[int(v) for v in r] for r in rows]
+    got = fast_axolotl.pad_sequences(rows, None, 3, "left")
+    assert_same(got, ref.pad_sequences(plain, None, 3, "left"))
+    assert all(type(v) is int for r in got for v in r)
+    packed = fast_axolotl.concatenate_and_pack(rows, rows, rows, 16, 0)
+    assert_same(packed, jsonable(ref.concatenate_and_pack(plain, plain, plain, 16, 0)))
+
+
+def test_numpy_bool_and_2d_rows_keep_0_2_0s_reading() -> None:
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]: 'numpy.bool"):
+        fast_axolotl.pad_sequences([np.array([True, False])])  # numpy.bool has no __index__
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]"):
+        fast_axolotl.pad_sequences([np.zeros((2, 2), dtype=np.int64)])
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]"):
+        fast_axolotl.pad_sequences([np.array([1.0, 2.0])])
+
+
 def test_outputs_are_new_lists_the_caller_may_change() -> None:
     seqs = [[1, 2, 3], [4, 5, 6]]
     padded = fast_axolotl.pad_sequences(seqs)

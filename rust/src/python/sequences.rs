@@ -9,8 +9,9 @@
 //! referenced in one pass, and a run of padding is one pointer fill plus one reference-count
 //! update, where plain Python (and CPython's list primitives) build a temporary `[pad] * k`,
 //! reference every slot twice and free it again. A row that is not a list of exact ints (a
-//! tuple, a numpy array, bools, numpy ints) is first converted to a list of ints with
-//! `operator.index`, as 0.2.0's extraction did.
+//! tuple, bools, numpy ints) is first converted to a list of ints with `operator.index`, as
+//! 0.2.0's extraction did; a 1-D integer numpy array with its `tolist()`, which gives the
+//! same ints without a numpy scalar per item.
 //!
 //! Everything here holds the GIL: it creates Python objects throughout.
 
@@ -18,6 +19,7 @@ use std::ptr::addr_of_mut;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use numpy::{npyffi, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -240,6 +242,9 @@ pub(crate) fn snapshot<'py>(obj: &Bound<'py, PyAny>, arg: &str) -> PyResult<Boun
 /// a float a TypeError).
 fn converted<'py>(row: &Bound<'py, PyAny>, arg: &str, i: usize) -> PyResult<Bound<'py, PyList>> {
     let py = row.py();
+    if let Some(list) = numpy_ints(row)? {
+        return Ok(list);
+    }
     let items = snapshot(row, arg).map_err(|e| {
         if e.is_instance_of::<PyTypeError>(py) {
             PyTypeError::new_err(format!(
@@ -269,6 +274,43 @@ fn converted<'py>(row: &Bound<'py, PyAny>, arg: &str, i: usize) -> PyResult<Boun
         }
     }
     PyList::new(row.py(), out)
+}
+
+/// `row.tolist()` when `row` is a 1-D numpy array (the ndarray type itself, not a subclass)
+/// of a signed or unsigned integer dtype: the ints `operator.index` reads item by item,
+/// made in numpy's own C loop instead of through one numpy scalar per item.
+fn numpy_ints<'py>(row: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyList>>> {
+    let py = row.py();
+    if row.is_instance_of::<PyList>() || row.is_instance_of::<PyTuple>() {
+        return Ok(None);
+    }
+    // an ndarray exists only once numpy is imported: never import it for another row type
+    // SAFETY: the GIL is held; PyImport_GetModule returns a new reference, or NULL with or
+    // without an error set.
+    let numpy = unsafe {
+        Bound::from_owned_ptr_or_opt(
+            py,
+            ffi::PyImport_GetModule(pyo3::intern!(py, "numpy").as_ptr()),
+        )
+    };
+    if numpy.is_none() {
+        return match PyErr::take(py) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
+    }
+    // SAFETY: the GIL is held and numpy is imported, so its C API loads without an import.
+    if unsafe { npyffi::PyArray_CheckExact(py, row.as_ptr()) } == 0 {
+        return Ok(None);
+    }
+    let array = row.cast::<PyUntypedArray>()?;
+    if array.ndim() != 1 || !matches!(array.dtype().kind(), b'i' | b'u') {
+        return Ok(None);
+    }
+    Ok(Some(
+        row.call_method0(pyo3::intern!(py, "tolist"))?
+            .cast_into::<PyList>()?,
+    ))
 }
 
 /// Every row of the sequence argument `arg` as a list of exact ints.

@@ -9,8 +9,9 @@ These functions replace no Axolotl symbol, so this family is a section, not pair
 before timing). Sizes are rows per call (positions for `create_padding_mask`): 1, 10,
 1k and 100k, plus 1M rows for `parallel_hash_rows` (0.2.0 lost there to a hashlib loop:
 1.38 s vs 1.19 s). Token rows: U[16, 512] random token ids below 32000 up to 1k rows,
-U[16, 128] at 100k rows (memory); packing at max_length 2048; hashed rows are 0.2.0's own
-benchmark rows (`json.dumps` of a small dict, ~70 characters).
+U[16, 128] at 100k rows (memory), as lists and, for one padding case, as int64 numpy
+arrays; packing at max_length 2048; hashed rows are 0.2.0's own benchmark rows
+(`json.dumps` of a small dict, ~70 characters).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import harness
+import numpy as np
 
 SIZES = (1, 10, 1_000, 100_000)
 QUICK_SIZES = (1, 10, 1_000)
@@ -105,6 +107,11 @@ def py_pad_sequences(
     return [[pad_value] * (target - len(s)) + s for s in sequences]
 
 
+def py_pad_numpy_rows(rows, target_length=None, pad_value=0):
+    # numpy rows: what a user would write is tolist() per row, then the list padding
+    return py_pad_sequences([r.tolist() for r in rows], target_length, pad_value)
+
+
 def py_create_padding_mask(current_length, target_length):
     return list(range(max(target_length - current_length, 0)))
 
@@ -173,6 +180,13 @@ def cases(quick: bool) -> list[tuple[str, int, Callable[..., Any], Callable[...,
                 py_pad_sequences,
                 fa.pad_sequences,
                 (rows, None, 7, "left", 64),
+            ),
+            (
+                "pad_sequences (numpy int64 rows)",
+                n,
+                py_pad_numpy_rows,
+                fa.pad_sequences,
+                ([np.array(r, dtype=np.int64) for r in rows],),
             ),
             (
                 "create_padding_mask",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import subprocess
 import sys
@@ -248,6 +249,31 @@ def test_tuples_ranges_bools_and_numpy_rows_read_as_their_int_values(
     assert_same(fast_axolotl.pack_sequences(mixed, 20, 0, 2), ref.pack_sequences(plain, 20, 0, 2))
 
 
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", ">i4"]
+)
+def test_numpy_rows_of_every_integer_dtype_and_layout_read_as_their_int_values(dtype: str) -> None:
+    info = np.iinfo(np.dtype(dtype))
+    values = [int(info.min), int(info.max), 0, 1, int(info.max) // 3]
+    base = np.array(values * 2, dtype=dtype)
+    rows = [base[:5], base[::2], base[:0], np.array(values[:2], dtype=dtype)]
+    plain = [[int(v) for v in r] for r in rows]
+    got = fast_axolotl.pad_sequences(rows, None, 3, "left")
+    assert_same(got, ref.pad_sequences(plain, None, 3, "left"))
+    assert all(type(v) is int for r in got for v in r)
+    packed = fast_axolotl.concatenate_and_pack(rows, rows, rows, 16, 0)
+    assert_same(packed, jsonable(ref.concatenate_and_pack(plain, plain, plain, 16, 0)))
+
+
+def test_numpy_bool_and_2d_rows_keep_0_2_0s_reading() -> None:
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]: 'numpy.bool"):
+        fast_axolotl.pad_sequences([np.array([True, False])])  # numpy.bool has no __index__
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]"):
+        fast_axolotl.pad_sequences([np.zeros((2, 2), dtype=np.int64)])
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]"):
+        fast_axolotl.pad_sequences([np.array([1.0, 2.0])])
+
+
 def test_outputs_are_new_lists_the_caller_may_change() -> None:
     seqs = [[1, 2, 3], [4, 5, 6]]
     padded = fast_axolotl.pad_sequences(seqs)
@@ -272,6 +298,89 @@ def test_an_index_method_that_changes_other_rows_is_read_safely() -> None:
     assert got == [[0], [7], [0]] or got == ref.pad_sequences([[], [7], []])
     packed = fast_axolotl.pack_sequences([list(range(50)), [Sneaky()]], 60, 0, 2)
     assert all(len(r) == 60 for r in packed["input_ids"])
+
+
+# ---------------------------------------------------------------------------- references
+# The builders write list slots and reference counts directly (rust/src/python/sequences.rs);
+# a count off by one either way is a leak or a use-after-free no value comparison sees.
+
+
+def fresh_rows(n_rows: int, seed: int) -> list[list[int]]:
+    """Rows of int objects that nothing else references (not small ints, not constants)."""
+    rng = random.Random(seed)
+    return [[rng.randrange(10**6, 10**9) for _ in range(rng.randint(0, 40))] for _ in range(n_rows)]
+
+
+def counts(objs: list[Any]) -> list[int]:
+    return [sys.getrefcount(o) for o in objs]
+
+
+def slots(outputs: list[list[Any]], obj: Any) -> int:
+    return sum(x is obj for row in outputs for x in row)
+
+
+def test_pad_sequences_takes_one_reference_per_output_slot_and_frees_them_with_the_output() -> None:
+    rows = fresh_rows(30, 1)
+    tokens = [t for r in rows for t in r]
+    before = counts(tokens)
+    for side in ("right", "left"):
+        out = fast_axolotl.pad_sequences(rows, None, 10**12 + 1, side, 8)
+        assert counts(tokens) == [b + 1 for b in before]
+        pad = next(x for r in out for x in r if x == 10**12 + 1)
+        # every padding slot refers to the one pad object: its slots, `pad`, the argument
+        assert sys.getrefcount(pad) == slots(out, pad) + 2
+        del out, pad
+        assert counts(tokens) == before
+
+
+def test_pack_sequences_takes_one_reference_per_output_slot_and_frees_them_with_the_output() -> (
+    None
+):
+    rows = fresh_rows(40, 2)
+    tokens = [t for r in rows for t in r]
+    before = counts(tokens)
+    out = fast_axolotl.pack_sequences(rows, 64, 10**12 + 1, 10**12 + 2, 10**12 + 3)
+    assert counts(tokens) == [b + 2 for b in before]  # in input_ids and in labels
+    ids, labels = out["input_ids"], out["labels"]
+    for value in (10**12 + 1, 10**12 + 2, 10**12 + 3):
+        obj = next(x for r in ids + labels for x in r if x == value)
+        assert sys.getrefcount(obj) == slots(ids, obj) + slots(labels, obj) + 2
+        del obj
+    del out, ids, labels
+    assert counts(tokens) == before
+
+
+def test_concatenate_and_pack_takes_one_reference_per_output_slot_and_frees_them() -> None:
+    ids, labels, masks = fresh_rows(40, 3), fresh_rows(40, 3), fresh_rows(40, 3)
+    tokens = [t for rows in (ids, labels, masks) for r in rows for t in r]
+    before = counts(tokens)
+    out = fast_axolotl.concatenate_and_pack(ids, labels, masks, 64, 10**12 + 1, 10**12 + 3)
+    assert counts(tokens) == [b + 1 for b in before]
+    pad = next(x for r in out["input_ids"] for x in r if x == 10**12 + 1)
+    assert sys.getrefcount(pad) == slots(out["input_ids"], pad) + 2
+    del out, pad
+    assert counts(tokens) == before
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, np.int64(5)])
+def test_a_build_abandoned_at_a_bad_value_leaves_no_reference_behind(bad: Any) -> None:
+    rows = fresh_rows(20, 4)
+    rows[12] = [*rows[12], bad, *fresh_rows(1, 5)[0]]
+    tokens = [t for r in rows for t in r if type(t) is int]
+    before = counts(tokens)
+    for call in (
+        lambda: fast_axolotl.pad_sequences(rows, None, 0, "left"),
+        lambda: fast_axolotl.pack_sequences(rows, 128, 0, 2),
+        lambda: fast_axolotl.concatenate_and_pack(rows, rows, rows, 128, 0),
+    ):
+        try:
+            out = call()  # bools and numpy ints are read as ints: the converted path
+        except TypeError:
+            assert isinstance(bad, float)
+        else:
+            assert not isinstance(bad, float)
+            del out
+        assert counts(tokens) == before
 
 
 # ---------------------------------------------------------------------------- errors

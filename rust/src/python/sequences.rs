@@ -4,29 +4,43 @@
 //! Inputs and outputs are Python lists of Python ints (0.2.0's types). Converting every
 //! token to an i64 and back costs more than Python's own list concatenation (0.2.0 lost to
 //! plain Python that way: 0.42x packing, 0.53x padding in its own benchmark), so the
-//! kernels move the int objects themselves: a row that is a list of exact ints is used
-//! as it is, and output rows are assembled with CPython's list slice and concatenation
-//! primitives, which copy references in C. Any other row (a tuple, a numpy array, bools,
-//! numpy ints) is first converted to a list of ints with `operator.index`, as 0.2.0's
-//! extraction did.
+//! kernels move the int objects themselves. Every output row is allocated once at its final
+//! length and its slots are written directly: a row's items are copied, type-checked and
+//! referenced in one pass, and a run of padding is one pointer fill plus one reference-count
+//! update, where plain Python (and CPython's list primitives) build a temporary `[pad] * k`,
+//! reference every slot twice and free it again. A row that is not a list of exact ints (a
+//! tuple, bools, numpy ints) is first converted to a list of ints with `operator.index`, as
+//! 0.2.0's extraction did; a 1-D integer numpy array with its `tolist()`, which gives the
+//! same ints without a numpy scalar per item.
 //!
 //! Everything here holds the GIL: it creates Python objects throughout.
 
-use std::sync::{Mutex, OnceLock};
+use std::ptr::addr_of_mut;
+use std::sync::Mutex;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use numpy::{npyffi, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::errors::to_py;
 use crate::sequences::{pack_plan, pad_target, Packed};
 
-// ---------------------------------------------------------------------------- reading rows
+// ---------------------------------------------------------------------------- raw access
+
+/// CPython's object header (GIL builds, which are the only ones an abi3 module loads
+/// into): the reference count comes first, then the type.
+#[repr(C)]
+struct RawObject {
+    ob_refcnt: ffi::Py_ssize_t,
+    ob_type: *mut ffi::PyTypeObject,
+}
 
 /// CPython's list object. The limited API hides it, but its layout has not changed since
-/// Python 2 and abi3 wheels load only into GIL builds; `layout_checked` still compares it
-/// with `PyList_GetItem` once before any read relies on it.
+/// Python 2; `Raw::checked` still compares it with `PyList_GetItem` once before any read
+/// relies on it.
 #[repr(C)]
 struct RawList {
     ob_base: ffi::PyVarObject,
@@ -34,41 +48,160 @@ struct RawList {
     allocated: ffi::Py_ssize_t,
 }
 
-fn layout_checked(py: Python<'_>) -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| {
-        let Ok(probe) = PyList::new(py, [1_000_003i64, 2_000_003, 3_000_003]) else {
-            return false;
-        };
-        let p = probe.as_ptr();
-        // SAFETY: `p` is a live list of 3 items and the GIL is held.
-        unsafe {
-            let raw = p.cast::<RawList>();
-            (*raw).ob_base.ob_size == 3
-                && (0..3).all(|i| *(*raw).ob_item.add(i) == ffi::PyList_GetItem(p, i as isize))
+/// How a new reference is taken. The limited API's `Py_INCREF` is a call into the
+/// interpreter for every reference (`_Py_IncRef`), which costs more than the copy it
+/// belongs to; version-specific builds, and CPython's own list code, update the count
+/// inline. These modes do the same, for the interpreter the module was loaded into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refs {
+    /// 3.10, 3.11: `ob_refcnt` is a plain count.
+    Plain,
+    /// 3.12-3.14 on 64-bit: the low 32 bits are the count; an object whose low half is
+    /// negative as an i32 is immortal and left alone (CPython's `_Py_IsImmortal`).
+    Low32,
+    /// Any other interpreter: `Py_IncRef` per reference.
+    Calls,
+}
+
+const PLAIN: u8 = 0;
+const LOW32: u8 = 1;
+const CALLS: u8 = 2;
+
+/// Takes `k` new references to `op`.
+///
+/// # Safety
+/// The GIL is held, `op` is a live object, and `R` is the code of the mode `Raw::checked`
+/// chose for this interpreter.
+#[inline(always)]
+unsafe fn add_refs<const R: u8>(op: *mut ffi::PyObject, k: usize) {
+    if R == CALLS {
+        for _ in 0..k {
+            ffi::Py_IncRef(op);
         }
-    })
+        return;
+    }
+    let rc = &mut (*op.cast::<RawObject>()).ob_refcnt;
+    if R == PLAIN {
+        *rc += k as ffi::Py_ssize_t;
+        return;
+    }
+    let low = *rc as u32;
+    if (low as i32) < 0 {
+        return; // immortal
+    }
+    if u64::from(low) + k as u64 <= i32::MAX as u64 {
+        *rc += k as ffi::Py_ssize_t; // no carry out of the low half
+    } else {
+        for _ in 0..k {
+            ffi::Py_IncRef(op); // the interpreter's own rule near the immortal range
+        }
+    }
+}
+
+/// What this interpreter lets the builders do directly, checked once per process.
+#[derive(Clone, Copy, Debug)]
+struct Raw {
+    /// The list layout is `RawList`: items are read and written in place.
+    direct: bool,
+    refs: Refs,
+}
+
+impl Raw {
+    fn checked(py: Python<'_>) -> Raw {
+        static RAW: PyOnceLock<Raw> = PyOnceLock::new();
+        *RAW.get_or_init(py, || {
+            let direct = list_layout_ok(py);
+            let refs = match refs_for(py) {
+                Refs::Calls => Refs::Calls,
+                r if direct && refs_ok(py, r) => r,
+                _ => Refs::Calls,
+            };
+            Raw { direct, refs }
+        })
+    }
+}
+
+fn list_layout_ok(py: Python<'_>) -> bool {
+    let Ok(probe) = PyList::new(py, [1_000_003i64, 2_000_003, 3_000_003]) else {
+        return false;
+    };
+    let p = probe.as_ptr();
+    // SAFETY: `p` is a live list of 3 items and the GIL is held.
+    unsafe {
+        let raw = p.cast::<RawList>();
+        (*raw).ob_base.ob_size == 3
+            && (0..3).all(|i| *(*raw).ob_item.add(i) == ffi::PyList_GetItem(p, i as isize))
+    }
+}
+
+/// The mode the running interpreter's version calls for.
+fn refs_for(py: Python<'_>) -> Refs {
+    let v = py.version_info();
+    match (v.major, v.minor) {
+        (3, 10 | 11) => Refs::Plain,
+        (3, 12..=14) if cfg!(target_pointer_width = "64") => Refs::Low32,
+        _ => Refs::Calls,
+    }
+}
+
+/// True if `refs` counts as this interpreter does: `sys.getrefcount` sees 3 references
+/// taken by hand on a new object (and none on `None`, immortal from 3.12), and the
+/// interpreter's `Py_DecRef` gives them back.
+fn refs_ok(py: Python<'_>, refs: Refs) -> bool {
+    let count = |o: &Bound<'_, PyAny>| -> Option<isize> {
+        py.import("sys")
+            .and_then(|s| s.getattr("getrefcount"))
+            .and_then(|f| f.call1((o,)))
+            .and_then(|n| n.extract())
+            .ok()
+    };
+    let take = |o: &Bound<'_, PyAny>| {
+        // SAFETY: the GIL is held, `o` is live; `refs` is being checked, and the
+        // references are given back right after the count is read.
+        unsafe {
+            match refs {
+                Refs::Plain => add_refs::<PLAIN>(o.as_ptr(), 3),
+                Refs::Low32 => add_refs::<LOW32>(o.as_ptr(), 3),
+                Refs::Calls => add_refs::<CALLS>(o.as_ptr(), 3),
+            }
+        }
+    };
+    let give_back = |o: &Bound<'_, PyAny>| {
+        for _ in 0..3 {
+            // SAFETY: as above; Py_DecRef leaves immortal objects alone.
+            unsafe { ffi::Py_DecRef(o.as_ptr()) };
+        }
+    };
+    let probe = PyList::empty(py).into_any();
+    let none = py.None().into_bound(py);
+    let (Some(p0), Some(n0)) = (count(&probe), count(&none)) else {
+        return false;
+    };
+    take(&probe);
+    take(&none);
+    let (p1, n1) = (count(&probe), count(&none));
+    give_back(&probe);
+    give_back(&none);
+    let immortal_none = refs == Refs::Low32;
+    p1 == Some(p0 + 3)
+        && n1 == Some(if immortal_none { n0 } else { n0 + 3 })
+        && count(&probe) == Some(p0)
+        && count(&none) == Some(n0)
 }
 
 /// True if every item of `list` is an exact `int` (not a bool, not an int subclass).
 /// Runs no Python code.
 fn all_exact_ints(list: &Bound<'_, PyList>, direct: bool) -> bool {
-    exact_ints_in(list, 0, list.len(), direct)
-}
-
-/// True if the items `lo..hi` of `list` (within its length) are exact ints.
-fn exact_ints_in(list: &Bound<'_, PyList>, lo: usize, hi: usize, direct: bool) -> bool {
     let p = list.as_ptr();
-    // SAFETY: the GIL is held and `p` is a list; `hi` is clamped to its current size;
-    // with `direct`, its layout was verified.
+    // SAFETY: the GIL is held and `p` is a list; with `direct`, its layout was verified.
     unsafe {
         if direct {
             let raw = p.cast::<RawList>();
-            let hi = hi.min((*raw).ob_base.ob_size as usize);
-            (lo..hi).all(|i| ffi::PyLong_CheckExact(*(*raw).ob_item.add(i)) != 0)
+            let n = (*raw).ob_base.ob_size as usize;
+            (0..n).all(|i| ffi::PyLong_CheckExact(*(*raw).ob_item.add(i)) != 0)
         } else {
-            let hi = hi.min(ffi::PyList_Size(p) as usize);
-            (lo..hi).all(|i| ffi::PyLong_CheckExact(ffi::PyList_GetItem(p, i as isize)) != 0)
+            let n = ffi::PyList_Size(p) as usize;
+            (0..n).all(|i| ffi::PyLong_CheckExact(ffi::PyList_GetItem(p, i as isize)) != 0)
         }
     }
 }
@@ -109,6 +242,9 @@ pub(crate) fn snapshot<'py>(obj: &Bound<'py, PyAny>, arg: &str) -> PyResult<Boun
 /// a float a TypeError).
 fn converted<'py>(row: &Bound<'py, PyAny>, arg: &str, i: usize) -> PyResult<Bound<'py, PyList>> {
     let py = row.py();
+    if let Some(list) = numpy_ints(row)? {
+        return Ok(list);
+    }
     let items = snapshot(row, arg).map_err(|e| {
         if e.is_instance_of::<PyTypeError>(py) {
             PyTypeError::new_err(format!(
@@ -140,6 +276,43 @@ fn converted<'py>(row: &Bound<'py, PyAny>, arg: &str, i: usize) -> PyResult<Boun
     PyList::new(row.py(), out)
 }
 
+/// `row.tolist()` when `row` is a 1-D numpy array (the ndarray type itself, not a subclass)
+/// of a signed or unsigned integer dtype: the ints `operator.index` reads item by item,
+/// made in numpy's own C loop instead of through one numpy scalar per item.
+fn numpy_ints<'py>(row: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyList>>> {
+    let py = row.py();
+    if row.is_instance_of::<PyList>() || row.is_instance_of::<PyTuple>() {
+        return Ok(None);
+    }
+    // an ndarray exists only once numpy is imported: never import it for another row type
+    // SAFETY: the GIL is held; PyImport_GetModule returns a new reference, or NULL with or
+    // without an error set.
+    let numpy = unsafe {
+        Bound::from_owned_ptr_or_opt(
+            py,
+            ffi::PyImport_GetModule(pyo3::intern!(py, "numpy").as_ptr()),
+        )
+    };
+    if numpy.is_none() {
+        return match PyErr::take(py) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
+    }
+    // SAFETY: the GIL is held and numpy is imported, so its C API loads without an import.
+    if unsafe { npyffi::PyArray_CheckExact(py, row.as_ptr()) } == 0 {
+        return Ok(None);
+    }
+    let array = row.cast::<PyUntypedArray>()?;
+    if array.ndim() != 1 || !matches!(array.dtype().kind(), b'i' | b'u') {
+        return Ok(None);
+    }
+    Ok(Some(
+        row.call_method0(pyo3::intern!(py, "tolist"))?
+            .cast_into::<PyList>()?,
+    ))
+}
+
 /// Every row of the sequence argument `arg` as a list of exact ints.
 ///
 /// Converting a row can run Python code (`__index__`, `__iter__`) that may change a list
@@ -147,7 +320,7 @@ fn converted<'py>(row: &Bound<'py, PyAny>, arg: &str, i: usize) -> PyResult<Boun
 /// Python code runs until the outputs are built.
 fn int_rows<'py>(obj: &Bound<'py, PyAny>, arg: &str) -> PyResult<Vec<Bound<'py, PyList>>> {
     let py = obj.py();
-    let direct = layout_checked(py);
+    let direct = Raw::checked(py).direct;
     let outer = snapshot(obj, arg)?;
     let mut rows = Vec::with_capacity(outer.len());
     let mut own = Vec::with_capacity(outer.len()); // the caller's list, used as it is
@@ -212,60 +385,148 @@ fn set_slice(
     Ok(())
 }
 
-/// `a + b` of two lists.
-fn concat<'py>(a: &Bound<'py, PyList>, b: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
-    // SAFETY: the GIL is held; list + list is a new list or an error.
-    unsafe {
-        Ok(
-            Bound::from_owned_ptr_or_err(a.py(), ffi::PySequence_Concat(a.as_ptr(), b.as_ptr()))?
-                .cast_into_unchecked(),
-        )
-    }
+
+// ---------------------------------------------------------------------------- output rows
+
+/// A new list of exactly `len` slots, written front to back. Until every slot is written
+/// it holds NULLs, which only `Drop` may see (`list_dealloc` skips them): it is never
+/// handed to Python code before `finish`, and no Python code runs while it is built.
+struct Out<'py> {
+    list: Bound<'py, PyList>,
+    items: *mut *mut ffi::PyObject,
+    len: usize,
+    at: usize,
+    raw: Raw,
 }
 
-/// `list += src` (list.extend: the copy CPython's own `+=` on lists makes).
-fn extend(list: &Bound<'_, PyList>, src: &Bound<'_, PyList>) -> PyResult<()> {
-    // SAFETY: the GIL is held; in-place concat of two lists returns `list` itself (a new
-    // reference, dropped here) or NULL with an error set.
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            list.py(),
-            ffi::PySequence_InPlaceConcat(list.as_ptr(), src.as_ptr()),
-        )?;
-    }
-    Ok(())
-}
-
-fn append(list: &Bound<'_, PyList>, v: &Bound<'_, PyAny>) -> PyResult<()> {
-    // SAFETY: the GIL is held; PyList_Append takes its own reference.
-    if unsafe { ffi::PyList_Append(list.as_ptr(), v.as_ptr()) } != 0 {
-        return Err(PyErr::fetch(list.py()));
-    }
-    Ok(())
-}
-
-/// `[value] * n` for many `n`: the one-item list is made once per call, not per row.
-struct Filler<'py>(Bound<'py, PyList>);
-
-impl<'py> Filler<'py> {
-    fn new(value: &Bound<'py, PyAny>) -> PyResult<Self> {
-        Ok(Filler(PyList::new(value.py(), [value])?))
+impl<'py> Out<'py> {
+    fn new(py: Python<'py>, raw: Raw, len: usize) -> PyResult<Self> {
+        // SAFETY: the GIL is held; PyList_New returns a new list of `len` NULL slots or
+        // sets an error (MemoryError for a length no list can have).
+        let list = unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyList_New(isz(len)?))?.cast_into_unchecked()
+        };
+        let items = if raw.direct {
+            // SAFETY: `list` is a list and its layout was verified.
+            unsafe { (*list.as_ptr().cast::<RawList>()).ob_item }
+        } else {
+            std::ptr::null_mut()
+        };
+        Ok(Out {
+            list,
+            items,
+            len,
+            at: 0,
+            raw,
+        })
     }
 
-    fn times(&self, n: usize) -> PyResult<Bound<'py, PyList>> {
-        // SAFETY: the GIL is held; list * n is a new list or an error.
+    /// Appends the items of `row`, taking a reference to each. False, with the row only
+    /// partly copied, if `row` no longer has `n` items or one of them is not an exact int
+    /// (not a bool, not an int subclass); the caller then drops this list.
+    fn copy_ints(&mut self, row: &Bound<'py, PyList>, n: usize) -> bool {
+        assert!(self.at + n <= self.len, "row overruns its output row");
+        let p = row.as_ptr();
+        // SAFETY: the GIL is held; `row` is a list, read within its current size; the
+        // destination slots `at..at + n` exist (asserted) and are NULL; `Raw::checked`
+        // verified the layout (`direct`) and the reference mode.
         unsafe {
-            Ok(Bound::from_owned_ptr_or_err(
-                self.0.py(),
-                ffi::PySequence_Repeat(self.0.as_ptr(), isz(n)?),
-            )?
-            .cast_into_unchecked())
+            if !self.raw.direct {
+                if ffi::PyList_Size(p) as usize != n {
+                    return false;
+                }
+                for i in 0..n {
+                    let v = ffi::PyList_GetItem(p, i as isize);
+                    if ffi::PyLong_CheckExact(v) == 0 {
+                        return false;
+                    }
+                    ffi::Py_IncRef(v);
+                    ffi::PyList_SetItem(self.list.as_ptr(), (self.at + i) as isize, v);
+                }
+                self.at += n;
+                return true;
+            }
+            let raw = p.cast::<RawList>();
+            if (*raw).ob_base.ob_size as usize != n {
+                return false;
+            }
+            let src = (*raw).ob_item;
+            let dst = self.items.add(self.at);
+            let copied = match self.raw.refs {
+                Refs::Plain => copy_exact_ints::<PLAIN>(src, dst, n),
+                Refs::Low32 => copy_exact_ints::<LOW32>(src, dst, n),
+                Refs::Calls => copy_exact_ints::<CALLS>(src, dst, n),
+            };
+            self.at += copied;
+            copied == n
         }
     }
+
+    /// Appends `k` references to `v`.
+    fn fill(&mut self, v: &Bound<'py, PyAny>, k: usize) {
+        assert!(self.at + k <= self.len, "padding overruns its output row");
+        let v = v.as_ptr();
+        // SAFETY: the GIL is held, `v` is live, the slots `at..at + k` exist and are NULL.
+        unsafe {
+            if !self.raw.direct {
+                for i in 0..k {
+                    ffi::Py_IncRef(v);
+                    ffi::PyList_SetItem(self.list.as_ptr(), (self.at + i) as isize, v);
+                }
+            } else {
+                std::slice::from_raw_parts_mut(self.items.add(self.at), k).fill(v);
+                match self.raw.refs {
+                    Refs::Plain => add_refs::<PLAIN>(v, k),
+                    Refs::Low32 => add_refs::<LOW32>(v, k),
+                    Refs::Calls => add_refs::<CALLS>(v, k),
+                }
+            }
+        }
+        self.at += k;
+    }
+
+    fn push(&mut self, v: &Bound<'py, PyAny>) {
+        self.fill(v, 1);
+    }
+
+    /// The filled list.
+    fn finish(self) -> Bound<'py, PyList> {
+        assert_eq!(self.at, self.len, "output row left with empty slots");
+        self.list
+    }
 }
 
-fn int<'py>(py: Python<'py>, v: i64) -> PyResult<Bound<'py, PyAny>> {
-    Ok(v.into_pyobject(py)?.into_any())
+/// Copies `src[..n]` to `dst[..n]` with a new reference to each item, up to the first that
+/// is not an exact int; returns how many were copied.
+///
+/// # Safety
+/// The GIL is held; `src` and `dst` hold `n` slots and do not overlap; `R` is the mode
+/// `Raw::checked` chose.
+#[inline(always)]
+unsafe fn copy_exact_ints<const R: u8>(
+    src: *const *mut ffi::PyObject,
+    dst: *mut *mut ffi::PyObject,
+    n: usize,
+) -> usize {
+    let long = addr_of_mut!(ffi::PyLong_Type);
+    for i in 0..n {
+        let v = *src.add(i);
+        if (*v.cast::<RawObject>()).ob_type != long {
+            return i;
+        }
+        add_refs::<R>(v, 1);
+        *dst.add(i) = v;
+    }
+    n
+}
+
+/// Python ints of the given values, made once per call.
+fn ints<'py, const N: usize>(py: Python<'py>, values: [i64; N]) -> PyResult<[Bound<'py, PyAny>; N]> {
+    let mut out = Vec::with_capacity(N);
+    for v in values {
+        out.push(v.into_pyobject(py)?.into_any());
+    }
+    Ok(out.try_into().unwrap_or_else(|_| unreachable!("N values make N ints")))
 }
 
 fn packed_dict<'py>(
@@ -281,7 +542,7 @@ fn packed_dict<'py>(
     Ok(d)
 }
 
-// ---------------------------------------------------------------------------- the functions
+// ---------------------------------------------------------------------------- reading arguments
 
 /// The rows of `obj` when every one is a list (items not checked yet), else None.
 fn list_rows<'py>(obj: &Bound<'py, PyAny>, arg: &str) -> PyResult<Option<Vec<Bound<'py, PyList>>>> {
@@ -290,22 +551,6 @@ fn list_rows<'py>(obj: &Bound<'py, PyAny>, arg: &str) -> PyResult<Option<Vec<Bou
         .iter()
         .map(|r| r.cast_into_exact::<PyList>().ok())
         .collect())
-}
-
-/// Rows whose items are checked while they are copied (`check`), when the first check
-/// after the rows were read is also the cheapest: the row is in cache for the copy. A
-/// build returns None as soon as a row holds anything but exact ints; no Python code runs
-/// during a build, so a row checked there cannot change before it is copied.
-struct Rows<'a, 'py> {
-    rows: &'a [Bound<'py, PyList>],
-    check: bool,
-    direct: bool,
-}
-
-impl<'py> Rows<'_, 'py> {
-    fn ok(&self, i: usize) -> bool {
-        !self.check || all_exact_ints(&self.rows[i], self.direct)
-    }
 }
 
 /// Defers the cyclic garbage collector while a build runs, and restores its state after.
@@ -333,33 +578,31 @@ impl Drop for GcDeferred {
     }
 }
 
-/// Runs `build` on the rows of each argument as they are, and when a row turns out not to
-/// be a list of exact ints, again on rows converted by `int_rows`.
+
+/// Reads the sequence arguments once and runs `build` on their rows.
+///
+/// The rows are first used as they are, every argument's rows as the caller's own lists;
+/// `build` copies and checks their items in one pass and returns None as soon as one is
+/// not an exact int. Then (and only then) every row is converted by `int_rows` and `build`
+/// runs again. No Python code runs during a build, so a row checked there cannot change
+/// before it is copied.
 fn with_rows<'py, T>(
     args: &[(&Bound<'py, PyAny>, &str)],
-    build: impl Fn(&[Rows<'_, 'py>]) -> PyResult<Option<T>>,
+    build: impl Fn(Raw, &[Vec<Bound<'py, PyList>>]) -> PyResult<Option<T>>,
 ) -> PyResult<T> {
     let py = args[0].0.py();
-    let direct = layout_checked(py);
-    let mut fast = Vec::with_capacity(args.len());
+    let raw = Raw::checked(py);
+    let mut given = Vec::with_capacity(args.len());
     for &(obj, arg) in args {
         match list_rows(obj, arg)? {
-            Some(rows) => fast.push(rows),
+            Some(rows) => given.push(rows),
             None => break,
         }
     }
-    if fast.len() == args.len() {
-        let views: Vec<Rows<'_, 'py>> = fast
-            .iter()
-            .map(|r| Rows {
-                rows: r,
-                check: true,
-                direct,
-            })
-            .collect();
+    if given.len() == args.len() {
         let built = {
             let _gc = GcDeferred::new();
-            build(&views)
+            build(raw, &given)
         };
         match built {
             Ok(Some(out)) => return Ok(out),
@@ -367,29 +610,23 @@ fn with_rows<'py, T>(
             // 0.2.0 read every value before anything else: a bad value wins over an error
             // the build found first
             Err(e) => {
-                if views.iter().all(|v| (0..v.rows.len()).all(|i| v.ok(i))) {
+                if given
+                    .iter()
+                    .all(|rows| rows.iter().all(|r| all_exact_ints(r, raw.direct)))
+                {
                     return Err(e);
                 }
             }
         }
     }
-    let slow = args
+    drop(given);
+    let converted = args
         .iter()
         .map(|&(obj, arg)| int_rows(obj, arg))
         .collect::<PyResult<Vec<_>>>()?;
-    let views: Vec<Rows<'_, 'py>> = slow
-        .iter()
-        .map(|r| Rows {
-            rows: r,
-            check: false,
-            direct,
-        })
-        .collect();
     let _gc = GcDeferred::new();
-    build(&views)?.ok_or_else(|| {
-        pyo3::exceptions::PyRuntimeError::new_err(
-            "internal error in fast_axolotl: a converted row failed its check",
-        )
+    build(raw, &converted)?.ok_or_else(|| {
+        PyRuntimeError::new_err("internal error in fast_axolotl: a converted row failed its check")
     })
 }
 
@@ -415,17 +652,10 @@ fn pack_sequences<'py>(
     label_pad_id: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = sequences.py();
-    let (pad, eos, label_pad) = (
-        int(py, pad_token_id)?,
-        int(py, eos_token_id)?,
-        int(py, label_pad_id)?,
-    );
-    let (zero, one) = (int(py, 0)?, int(py, 1)?);
-    let (fill_pad, fill_label_pad) = (Filler::new(&pad)?, Filler::new(&label_pad)?);
-    let (fill_zero, fill_one) = (Filler::new(&zero)?, Filler::new(&one)?);
-    with_rows(&[(sequences, "sequences")], |views| {
-        let v = &views[0];
-        let rows = v.rows;
+    let [pad, eos, label_pad, zero, one] =
+        ints(py, [pad_token_id, eos_token_id, label_pad_id, 0, 1])?;
+    with_rows(&[(sequences, "sequences")], |raw, args| {
+        let rows = &args[0];
         let lengths: Vec<usize> = rows.iter().map(|r| r.len()).collect();
         let plan = pack_plan(&lengths, 2, max_length, |i, n| {
             format!(
@@ -437,45 +667,31 @@ fn pack_sequences<'py>(
             )
         })
         .map_err(to_py)?;
-        let (mut ids, mut labels, mut mask) = (vec![], vec![], vec![]);
+        let mut ids = Vec::with_capacity(plan.len());
+        let mut labels = Vec::with_capacity(plan.len());
+        let mut mask = Vec::with_capacity(plan.len());
         for &Packed { start, end } in &plan {
-            let (i, l) = (PyList::empty(py), PyList::empty(py));
-            let mut m: Option<Bound<'py, PyList>> = None;
-            let mut at = 0;
-            for r in start..end {
-                let (row, n) = (&rows[r], lengths[r]);
-                extend(&i, row)?;
-                // checked after the copy, while its ints are in cache
-                if v.check && !exact_ints_in(&i, at, at + n, v.direct) {
+            let mut i = Out::new(py, raw, max_length)?;
+            let mut l = Out::new(py, raw, max_length)?;
+            let mut m = Out::new(py, raw, max_length)?;
+            for (row, &n) in rows[start..end].iter().zip(&lengths[start..end]) {
+                if !(i.copy_ints(row, n) && l.copy_ints(row, n)) {
                     return Ok(None);
                 }
-                append(&i, &eos)?;
-                append(&i, &pad)?;
-                extend(&l, row)?;
-                append(&l, &eos)?;
-                append(&l, &label_pad)?;
-                let ones = fill_one.times(n + 1)?;
-                // the first run of ones becomes the mask row itself: one copy fewer
-                let m = match &m {
-                    Some(m) => {
-                        extend(m, &ones)?;
-                        m
-                    }
-                    None => m.insert(ones),
-                };
-                append(m, &zero)?;
-                at += n + 2;
+                i.push(&eos);
+                i.push(&pad);
+                l.push(&eos);
+                l.push(&label_pad);
+                m.fill(&one, n + 1);
+                m.push(&zero);
             }
-            let m = m.unwrap_or_else(|| PyList::empty(py));
-            let k = max_length - at;
-            if k > 0 {
-                extend(&i, &fill_pad.times(k)?)?;
-                extend(&l, &fill_label_pad.times(k)?)?;
-                extend(&m, &fill_zero.times(k)?)?;
-            }
-            ids.push(i);
-            labels.push(l);
-            mask.push(m);
+            let k = max_length - i.at;
+            i.fill(&pad, k);
+            l.fill(&label_pad, k);
+            m.fill(&zero, k);
+            ids.push(i.finish());
+            labels.push(l.finish());
+            mask.push(m.finish());
         }
         packed_dict(py, ids, labels, mask).map(Some)
     })
@@ -503,29 +719,27 @@ fn concatenate_and_pack<'py>(
     label_pad_id: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = input_ids.py();
-    let fill_pad = Filler::new(&int(py, pad_token_id)?)?;
-    let fill_label_pad = Filler::new(&int(py, label_pad_id)?)?;
-    let fill_zero = Filler::new(&int(py, 0)?)?;
+    let [pad, label_pad, zero] = ints(py, [pad_token_id, label_pad_id, 0])?;
     let args = [
         (input_ids, "input_ids"),
         (labels, "labels"),
         (attention_masks, "attention_masks"),
     ];
-    with_rows(&args, |views| {
-        let (a, b, c) = (&views[0], &views[1], &views[2]);
-        if a.rows.len() != b.rows.len() || a.rows.len() != c.rows.len() {
+    with_rows(&args, |raw, args| {
+        let (a, b, c) = (&args[0], &args[1], &args[2]);
+        if a.len() != b.len() || a.len() != c.len() {
             return Err(PyValueError::new_err(format!(
                 "concatenate_and_pack: input_ids has {} rows, labels {} and attention_masks \
                  {}; they must have one row each per sequence (fast-axolotl 0.2.0 dropped the \
                  extra rows silently)",
-                a.rows.len(),
-                b.rows.len(),
-                c.rows.len()
+                a.len(),
+                b.len(),
+                c.len()
             )));
         }
-        let mut lengths = Vec::with_capacity(a.rows.len());
-        for i in 0..a.rows.len() {
-            let (n, nl, nm) = (a.rows[i].len(), b.rows[i].len(), c.rows[i].len());
+        let mut lengths = Vec::with_capacity(a.len());
+        for i in 0..a.len() {
+            let (n, nl, nm) = (a[i].len(), b[i].len(), c[i].len());
             if n != nl || n != nm {
                 return Err(PyValueError::new_err(format!(
                     "concatenate_and_pack: row {i} has {n} input_ids, {nl} labels and {nm} \
@@ -543,33 +757,26 @@ fn concatenate_and_pack<'py>(
             )
         })
         .map_err(to_py)?;
-        let (mut ids, mut labs, mut mask) = (vec![], vec![], vec![]);
+        let mut ids = Vec::with_capacity(plan.len());
+        let mut labs = Vec::with_capacity(plan.len());
+        let mut mask = Vec::with_capacity(plan.len());
         for &Packed { start, end } in &plan {
-            let (i, l, m) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
-            let mut at = 0;
-            for (r, n) in (start..end).zip(&lengths[start..end]) {
-                extend(&i, &a.rows[r])?;
-                extend(&l, &b.rows[r])?;
-                extend(&m, &c.rows[r])?;
-                // checked after the copy, while its ints are in cache
-                if a.check
-                    && !(exact_ints_in(&i, at, at + n, a.direct)
-                        && exact_ints_in(&l, at, at + n, a.direct)
-                        && exact_ints_in(&m, at, at + n, a.direct))
-                {
+            let mut i = Out::new(py, raw, max_length)?;
+            let mut l = Out::new(py, raw, max_length)?;
+            let mut m = Out::new(py, raw, max_length)?;
+            for r in start..end {
+                let n = lengths[r];
+                if !(i.copy_ints(&a[r], n) && l.copy_ints(&b[r], n) && m.copy_ints(&c[r], n)) {
                     return Ok(None);
                 }
-                at += n;
             }
-            let k = max_length - at;
-            if k > 0 {
-                extend(&i, &fill_pad.times(k)?)?;
-                extend(&l, &fill_label_pad.times(k)?)?;
-                extend(&m, &fill_zero.times(k)?)?;
-            }
-            ids.push(i);
-            labs.push(l);
-            mask.push(m);
+            let k = max_length - i.at;
+            i.fill(&pad, k);
+            l.fill(&label_pad, k);
+            m.fill(&zero, k);
+            ids.push(i.finish());
+            labs.push(l.finish());
+            mask.push(m.finish());
         }
         packed_dict(py, ids, labs, mask).map(Some)
     })
@@ -591,45 +798,44 @@ fn pad_sequences<'py>(
     pad_to_multiple_of: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let py = sequences.py();
-    let fill_pad = Filler::new(&int(py, pad_value)?)?;
+    let [pad] = ints(py, [pad_value])?;
     let right = match padding_side {
         "right" => Some(true),
         "left" => Some(false),
         _ => None,
     };
-    with_rows(&[(sequences, "sequences")], |views| {
-        let v = &views[0];
+    with_rows(&[(sequences, "sequences")], |raw, args| {
+        let rows = &args[0];
         // 0.2.0 read every row before it looked at padding_side
         let Some(right) = right else {
             return Err(PyValueError::new_err(
                 "padding_side must be 'right' or 'left'",
             ));
         };
-        let lengths: Vec<usize> = v.rows.iter().map(|r| r.len()).collect();
+        let lengths: Vec<usize> = rows.iter().map(|r| r.len()).collect();
         if lengths.is_empty() {
             return Ok(Some(PyList::empty(py)));
         }
         let target = pad_target(&lengths, target_length, pad_to_multiple_of)
             .map_err(|e| PyValueError::new_err(format!("pad_sequences: {e}")))?;
-        let mut out = Vec::with_capacity(lengths.len());
-        for (row, &n) in v.rows.iter().zip(&lengths) {
-            let k = target - n;
-            let padded = if k == 0 {
-                slice(row, 0, n)?
-            } else if right {
-                concat(row, &fill_pad.times(k)?)?
-            } else {
-                concat(&fill_pad.times(k)?, row)?
-            };
-            // checked after the copy, while its ints are in cache (the pad is an int too)
-            if v.check && !all_exact_ints(&padded, v.direct) {
+        let mut out = Out::new(py, raw, lengths.len())?;
+        for (row, &n) in rows.iter().zip(&lengths) {
+            let mut padded = Out::new(py, raw, target)?;
+            if !right {
+                padded.fill(&pad, target - n);
+            }
+            if !padded.copy_ints(row, n) {
                 return Ok(None);
             }
-            out.push(padded);
+            if right {
+                padded.fill(&pad, target - n);
+            }
+            out.push(padded.finish().as_any());
         }
-        PyList::new(py, out).map(Some)
+        Ok(Some(out.finish()))
     })
 }
+
 
 /// The ints `0 .. max(target_length - current_length, 0)` shared by every call, up to this
 /// many: building them costs more than copying references to them.

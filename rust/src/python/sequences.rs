@@ -18,8 +18,8 @@
 use std::ptr::addr_of_mut;
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use numpy::{npyffi, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -56,7 +56,7 @@ struct RawList {
 enum Refs {
     /// 3.10, 3.11: `ob_refcnt` is a plain count.
     Plain,
-    /// 3.12-3.14 on 64-bit: the low 32 bits are the count; an object whose low half is
+    /// 3.12, 3.13 on 64-bit (the releases CI tests): the low 32 bits are the count; an object whose low half is
     /// negative as an i32 is immortal and left alone (CPython's `_Py_IsImmortal`).
     Low32,
     /// Any other interpreter: `Py_IncRef` per reference.
@@ -139,7 +139,7 @@ fn refs_for(py: Python<'_>) -> Refs {
     let v = py.version_info();
     match (v.major, v.minor) {
         (3, 10 | 11) => Refs::Plain,
-        (3, 12..=14) if cfg!(target_pointer_width = "64") => Refs::Low32,
+        (3, 12 | 13) if cfg!(target_pointer_width = "64") => Refs::Low32,
         _ => Refs::Calls,
     }
 }
@@ -385,7 +385,6 @@ fn set_slice(
     Ok(())
 }
 
-
 // ---------------------------------------------------------------------------- output rows
 
 /// A new list of exactly `len` slots, written front to back. Until every slot is written
@@ -521,12 +520,17 @@ unsafe fn copy_exact_ints<const R: u8>(
 }
 
 /// Python ints of the given values, made once per call.
-fn ints<'py, const N: usize>(py: Python<'py>, values: [i64; N]) -> PyResult<[Bound<'py, PyAny>; N]> {
+fn ints<'py, const N: usize>(
+    py: Python<'py>,
+    values: [i64; N],
+) -> PyResult<[Bound<'py, PyAny>; N]> {
     let mut out = Vec::with_capacity(N);
     for v in values {
         out.push(v.into_pyobject(py)?.into_any());
     }
-    Ok(out.try_into().unwrap_or_else(|_| unreachable!("N values make N ints")))
+    Ok(out
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N values make N ints")))
 }
 
 fn packed_dict<'py>(
@@ -577,7 +581,6 @@ impl Drop for GcDeferred {
         }
     }
 }
-
 
 /// Reads the sequence arguments once and runs `build` on their rows.
 ///
@@ -835,7 +838,6 @@ fn pad_sequences<'py>(
         Ok(Some(out.finish()))
     })
 }
-
 
 /// The ints `0 .. max(target_length - current_length, 0)` shared by every call, up to this
 /// many: building them costs more than copying references to them.

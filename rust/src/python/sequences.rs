@@ -56,8 +56,9 @@ struct RawList {
 enum Refs {
     /// 3.10, 3.11: `ob_refcnt` is a plain count.
     Plain,
-    /// 3.12, 3.13 on 64-bit (the releases CI tests): the low 32 bits are the count; an object whose low half is
-    /// negative as an i32 is immortal and left alone (CPython's `_Py_IsImmortal`).
+    /// 3.12, 3.13 on 64-bit (the releases CI tests): the low 32 bits are the count; an
+    /// object whose low half is negative as an i32 is immortal and left alone (CPython's
+    /// `_Py_IsImmortal`).
     Low32,
     /// Any other interpreter: `Py_IncRef` per reference.
     Calls,

@@ -149,3 +149,45 @@ def run_section(options: Any) -> Any:
     return Section(
         title, headers, rows_out, notes=notes, problems=problems, losses=losses, data=data
     )
+
+
+def small_sizes(rows: tuple[int, ...] = (1, 2, 5, 10), calls: int = 150) -> None:
+    """Paired loop at tiny sizes: ``calls`` alternating calls of each path per size, best
+    and median wall time (``python benchmarks/bench_tokenize.py --small``)."""
+    import statistics
+
+    import datasets
+    from axolotl.datasets import TokenizedPromptDataset
+    from axolotl.prompt_tokenizers import AlpacaPromptTokenizingStrategy
+    from axolotl.prompters import AlpacaPrompter
+
+    datasets.disable_progress_bars()
+    fast = TokenizedPromptDataset.process
+    original = fast.__wrapped__
+    strategy = AlpacaPromptTokenizingStrategy(
+        AlpacaPrompter("instruct"), make_tokenizer(), False, 2048
+    )
+    holder = _holder(strategy)
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    for size in rows:
+        ds = datasets.Dataset.from_dict(make_rows(size))
+        times: dict[str, list[float]] = {"original": [], "fast": []}
+        for _ in range(calls):
+            for name, fn in (("original", original), ("fast", fast)):
+                t0 = time.perf_counter()
+                fn(holder, ds)
+                times[name].append(time.perf_counter() - t0)
+        o, f = times["original"], times["fast"]
+        print(
+            f"{size:>3} rows: best {min(o) * 1e3:.2f} / {min(f) * 1e3:.2f} ms "
+            f"= {min(o) / min(f):.2f}x, median {statistics.median(o) * 1e3:.2f} / "
+            f"{statistics.median(f) * 1e3:.2f} ms = "
+            f"{statistics.median(o) / statistics.median(f):.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--small" in sys.argv:
+        small_sizes()

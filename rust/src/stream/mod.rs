@@ -10,6 +10,7 @@ pub mod csv;
 pub mod dataset_dir;
 pub mod ipc;
 pub mod json;
+pub mod json_infer;
 pub mod jsonl;
 pub mod parquet;
 pub mod rebatch;

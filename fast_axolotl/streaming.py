@@ -119,8 +119,9 @@ def _batches(
             for batch in reader:
                 yield pa.record_batch(batch)
         else:
+            # Built natively for int, float, str, bool and null columns; by pyarrow for the rest.
             for batch in reader:
-                yield pa.record_batch(batch).to_pydict()
+                yield batch.to_pydict()
     finally:
         reader.close()
 

@@ -26,7 +26,9 @@ def read_rows(path, **kw) -> list[dict]:
     out = []
     for batch in streaming_dataset_reader(path, **kw):
         names = list(batch)
-        out.extend(dict(zip(names, vals, strict=False)) for vals in zip(*batch.values(), strict=False))
+        out.extend(
+            dict(zip(names, vals, strict=False)) for vals in zip(*batch.values(), strict=False)
+        )
     return out
 
 
@@ -104,7 +106,7 @@ def test_explicit_dataset_type_overrides_the_extension(tmp_path):
     path = tmp_path / "rows.data"
     path.write_bytes(stream_files.encode(ROWS, "jsonl"))
     assert read_rows(str(path), dataset_type="jsonl") == ROWS
-    with pytest.raises(ValueError, match="rows.data.*dataset_type"):
+    with pytest.raises(ValueError, match=r"rows\.data.*dataset_type"):
         read_rows(str(path))
 
 
@@ -217,7 +219,7 @@ def test_truncated_parquet_raises_naming_the_file(tmp_path):
 
 
 def test_missing_file_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.jsonl"):
         read_rows(tmp_path / "nothere.jsonl")
 
 

@@ -31,13 +31,29 @@ fn main() {
     assert_eq!(fast, schema);
     let schema = Arc::new(schema);
     let t = Instant::now();
-    let mut d = ReaderBuilder::new(schema.clone()).with_batch_size(1000).with_strict_mode(true).build_decoder().unwrap();
+    let mut d = ReaderBuilder::new(schema.clone())
+        .with_batch_size(1000)
+        .with_strict_mode(true)
+        .build_decoder()
+        .unwrap();
     let c = d.decode(&chunk).unwrap();
     let b = d.flush().unwrap().unwrap();
-    println!("decode 1000 rows  {:?} ({c} bytes, {} rows)", t.elapsed(), b.num_rows());
+    println!(
+        "decode 1000 rows  {:?} ({c} bytes, {} rows)",
+        t.elapsed(),
+        b.num_rows()
+    );
     let t = Instant::now();
-    let mut d = ReaderBuilder::new(schema).with_batch_size(100_000).with_strict_mode(true).build_decoder().unwrap();
+    let mut d = ReaderBuilder::new(schema)
+        .with_batch_size(100_000)
+        .with_strict_mode(true)
+        .build_decoder()
+        .unwrap();
     let c = d.decode(&chunk).unwrap();
     let b = d.flush().unwrap().unwrap();
-    println!("decode chunk      {:?} ({c} bytes, {} rows)", t.elapsed(), b.num_rows());
+    println!(
+        "decode chunk      {:?} ({c} bytes, {} rows)",
+        t.elapsed(),
+        b.num_rows()
+    );
 }

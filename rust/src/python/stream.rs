@@ -7,8 +7,8 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::cast::AsArray;
+use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::{Array, ArrowPrimitiveType, OffsetSizeTrait, RecordBatch, StructArray};
 use arrow_schema::DataType;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
@@ -334,10 +334,7 @@ fn column_to_pylist<'py>(
             let items = (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i)));
             Ok(Some(PyList::new(py, items)?))
         }
-        DataType::Null => Ok(Some(PyList::new(
-            py,
-            (0..column.len()).map(|_| py.None()),
-        )?)),
+        DataType::Null => Ok(Some(PyList::new(py, (0..column.len()).map(|_| py.None()))?)),
         _ => Ok(None),
     }
 }

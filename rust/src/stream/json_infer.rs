@@ -324,7 +324,8 @@ impl Scanner<'_, '_> {
     }
 
     fn push_key(&mut self, key: &[u8]) {
-        self.sig.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        self.sig
+            .extend_from_slice(&(key.len() as u32).to_le_bytes());
         self.sig.extend_from_slice(key);
     }
 
@@ -360,8 +361,7 @@ impl Scanner<'_, '_> {
                 b'u' => {
                     let hex = self.b.get(self.i + 2..self.i + 6)?;
                     let code = u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) || (0xD800..=0xDFFF).contains(&code)
-                    {
+                    if !hex.iter().all(u8::is_ascii_hexdigit) || (0xD800..=0xDFFF).contains(&code) {
                         return None;
                     }
                     self.i += 6;
@@ -407,7 +407,10 @@ impl Scanner<'_, '_> {
                 return None;
             }
             // The exponent's value, if it has at most 4 digits.
-            let e = self.line[s..self.i].parse::<usize>().ok().filter(|_| self.i - s <= 4);
+            let e = self.line[s..self.i]
+                .parse::<usize>()
+                .ok()
+                .filter(|_| self.i - s <= 4);
             exp_digits = Some((exp_negative, e));
         }
         let tag = match exp_digits {
@@ -451,8 +454,7 @@ impl Scanner<'_, '_> {
 fn same_fields(a: &IndexMap<String, Inferred>, b: &IndexMap<String, Inferred>) -> bool {
     // IndexMap's `==` ignores order; the schema's column order is the map's order.
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b.iter())
             .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
 }
@@ -793,7 +795,9 @@ mod tests {
             match self.next(kinds) {
                 0 => out.push_str("null"),
                 1 => out.push_str(["true", "false"][self.next(2) as usize]),
-                2 => out.push_str(["0", "-7", "42", "-0", "9223372036854775808"][self.next(5) as usize]),
+                2 => out.push_str(
+                    ["0", "-7", "42", "-0", "9223372036854775808"][self.next(5) as usize],
+                ),
                 3 => out.push_str(["1.5", "-0.0", "2e3"][self.next(3) as usize]),
                 4 | 5 => out.push_str("\"s\""),
                 6 => {
@@ -844,7 +848,10 @@ mod tests {
             }
         }
         // Both outcomes must be exercised, or the comparison proves little.
-        assert!(agreed > 300 && failed > 300, "agreed {agreed}, failed {failed}");
+        assert!(
+            agreed > 300 && failed > 300,
+            "agreed {agreed}, failed {failed}"
+        );
     }
 
     #[test]

@@ -256,22 +256,6 @@ pub fn fix_surrogate_escapes(buf: &mut Vec<u8>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fix_surrogate_escapes;
-
-    #[test]
-    fn surrogate_pair_escapes_become_utf8_and_other_escapes_stay() {
-        let mut b = br#"{"a": "\ud840\udc00 \\ud840\udc00 \u00e9 \ud83d\ude00"}"#.to_vec();
-        fix_surrogate_escapes(&mut b);
-        let s = String::from_utf8(b).unwrap();
-        assert_eq!(
-            s,
-            "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}"
-        );
-    }
-}
-
 fn count_newlines(buf: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', buf).count()
 }
@@ -296,5 +280,21 @@ impl BatchSource for JsonlSource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fix_surrogate_escapes;
+
+    #[test]
+    fn surrogate_pair_escapes_become_utf8_and_other_escapes_stay() {
+        let mut b = br#"{"a": "\ud840\udc00 \\ud840\udc00 \u00e9 \ud83d\ude00"}"#.to_vec();
+        fix_surrogate_escapes(&mut b);
+        let s = String::from_utf8(b).unwrap();
+        assert_eq!(
+            s,
+            "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}"
+        );
     }
 }

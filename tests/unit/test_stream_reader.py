@@ -56,52 +56,6 @@ def test_arrow_format_yields_record_batches_equal_to_the_python_batches(tmp_path
     assert [b.to_pydict() for b in arrow] == python
 
 
-def _typed(batch: dict) -> dict:
-    """Values with their exact Python types (1 == 1.0 == True would hide a wrong type)."""
-    return {k: [(type(v).__name__, repr(v)) for v in vals] for k, vals in batch.items()}
-
-
-def test_python_batches_equal_pyarrow_to_pydict_for_every_column_type(tmp_path):
-    # Columns converted natively (ints of each width, floats, strings, booleans, nulls) and
-    # by pyarrow (lists, structs, dates, decimals, dictionaries), sliced into several
-    # batches and with nulls, must give exactly pyarrow's values, types and column order.
-    import datetime
-    import decimal
-
-    n = 7
-    nulls = [i % 3 == 1 for i in range(n)]
-
-    def col(values, typ):
-        return pa.array([None if m else v for v, m in zip(values, nulls, strict=True)], typ)
-
-    ints = [0, 1, -1, 127, -128, 5, 100]
-    columns = {
-        **{f"i{b}": col(ints, getattr(pa, f"int{b}")()) for b in (8, 16, 32, 64)},
-        **{f"u{b}": col([abs(x) for x in ints], getattr(pa, f"uint{b}")()) for b in (8, 16, 32)},
-        "u64": col([0, 1, 2**64 - 1, 2**63, 3, 4, 5], pa.uint64()),
-        "i64max": col([-(2**63), 2**63 - 1, 0, 1, 2, 3, 4], pa.int64()),
-        "f32": col([0.1, -0.0, 1e30, 3.5, float("inf"), 1.25, 2.0], pa.float32()),
-        "f64": col([0.1, -0.0, float("nan"), 1e308, float("-inf"), 5e-324, 2.0], pa.float64()),
-        "str": col(["", "é😀", "a\x00b", "x" * 300, "\u2028", "s", "t"], pa.string()),
-        "large_str": col(["a", "b", "", "d", "e", "f", "g"], pa.large_string()),
-        "bool": col([True, False, True, False, True, False, True], pa.bool_()),
-        "null": pa.nulls(n),
-        "list": col([[1], [], [2, 3], [4], [5], [6], [7]], pa.list_(pa.int64())),
-        "struct": col([{"x": i} for i in range(n)], pa.struct([("x", pa.int64())])),
-        "date": col([datetime.date(2020, 1, i + 1) for i in range(n)], pa.date32()),
-        "dec": col([decimal.Decimal(f"{i}.5") for i in range(n)], pa.decimal128(5, 1)),
-        "dict": col(["a", "b", "a", "c", "b", "a", "c"], pa.dictionary(pa.int8(), pa.string())),
-    }
-    table = pa.table(columns)
-    path = tmp_path / "typed.arrow"
-    with pa.ipc.new_file(path, table.schema) as w:
-        w.write_table(table, max_chunksize=3)
-    python = list(streaming_dataset_reader(str(path), batch_size=2))
-    arrow = list(streaming_dataset_reader(str(path), batch_size=2, format="arrow"))
-    assert [list(b) for b in python] == [list(columns)] * 4
-    assert [_typed(b) for b in python] == [_typed(b.to_pydict()) for b in arrow]
-
-
 def test_explicit_dataset_type_overrides_the_extension(tmp_path):
     path = tmp_path / "rows.data"
     path.write_bytes(stream_files.encode(ROWS, "jsonl"))

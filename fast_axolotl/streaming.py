@@ -119,9 +119,8 @@ def _batches(
             for batch in reader:
                 yield pa.record_batch(batch)
         else:
-            # Built natively for int, float, str, bool and null columns; by pyarrow for the rest.
             for batch in reader:
-                yield batch.to_pydict()
+                yield pa.record_batch(batch).to_pydict()
     finally:
         reader.close()
 

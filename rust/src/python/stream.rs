@@ -7,13 +7,11 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use arrow_array::cast::AsArray;
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
-use arrow_array::{Array, ArrowPrimitiveType, OffsetSizeTrait, RecordBatch, StructArray};
-use arrow_schema::DataType;
+use arrow_array::{Array, RecordBatch, StructArray};
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyCapsule, PyTuple};
 
 use crate::stream::{self, Format, Options, StreamError};
 
@@ -213,55 +211,6 @@ impl ArrowBatch {
             .map_or(0, |b| b.num_rows())
     }
 
-    /// `{column: [values]}` with the values `pyarrow.RecordBatch.to_pydict()` gives, built
-    /// here for the common column types (ints, floats, strings, booleans, nulls) and by
-    /// pyarrow for the rest (nested lists and structs, dates, decimals, ...). Consumes the
-    /// batch, as the export does.
-    fn to_pydict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let batch = self
-            .batch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .ok_or_else(|| PyRuntimeError::new_err("this Arrow batch was already exported"))?;
-        let mut values: Vec<Option<Bound<'py, PyList>>> = Vec::with_capacity(batch.num_columns());
-        let mut others = Vec::new();
-        for (i, column) in batch.columns().iter().enumerate() {
-            let list = column_to_pylist(py, column.as_ref())?;
-            if list.is_none() {
-                others.push(i);
-            }
-            values.push(list);
-        }
-        if !others.is_empty() {
-            // One pyarrow conversion of the columns this does not convert itself.
-            let rest = batch
-                .project(&others)
-                .map_err(|e| PyValueError::new_err(format!("cannot select columns: {e}")))?;
-            let rest = Py::new(
-                py,
-                ArrowBatch {
-                    batch: Mutex::new(Some(rest)),
-                },
-            )?;
-            let table = py
-                .import("pyarrow")?
-                .call_method1("record_batch", (rest,))?;
-            for (j, &i) in others.iter().enumerate() {
-                let list = table
-                    .call_method1("column", (j,))?
-                    .call_method0("to_pylist")?
-                    .cast_into::<PyList>()?;
-                values[i] = Some(list);
-            }
-        }
-        let dict = PyDict::new(py);
-        for (field, list) in batch.schema().fields().iter().zip(values) {
-            dict.set_item(field.name(), list)?;
-        }
-        Ok(dict)
-    }
-
     #[pyo3(signature = (requested_schema=None))]
     fn __arrow_c_array__<'py>(
         &self,
@@ -284,58 +233,6 @@ impl ArrowBatch {
         let schema = PyCapsule::new_with_value(py, schema, c"arrow_schema")?;
         let array = PyCapsule::new_with_value(py, array, c"arrow_array")?;
         PyTuple::new(py, [schema.into_any(), array.into_any()])
-    }
-}
-
-fn primitive_list<'py, T>(
-    py: Python<'py>,
-    column: &dyn Array,
-) -> PyResult<Option<Bound<'py, PyList>>>
-where
-    T: ArrowPrimitiveType,
-    T::Native: for<'a> IntoPyObject<'py>,
-{
-    let a = column.as_primitive::<T>();
-    let items = (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i)));
-    Ok(Some(PyList::new(py, items)?))
-}
-
-fn string_list<'py, O: OffsetSizeTrait>(
-    py: Python<'py>,
-    column: &dyn Array,
-) -> PyResult<Option<Bound<'py, PyList>>> {
-    let a = column.as_string::<O>();
-    let items = (0..a.len()).map(|i| (!a.is_null(i)).then(|| PyString::new(py, a.value(i))));
-    Ok(Some(PyList::new(py, items)?))
-}
-
-/// The Python values of a column whose type converts one to one (what pyarrow's
-/// `to_pylist` gives: int, float, str, bool, None); `None` for any other type.
-fn column_to_pylist<'py>(
-    py: Python<'py>,
-    column: &dyn Array,
-) -> PyResult<Option<Bound<'py, PyList>>> {
-    use arrow_array::types::*;
-    match column.data_type() {
-        DataType::Int8 => primitive_list::<Int8Type>(py, column),
-        DataType::Int16 => primitive_list::<Int16Type>(py, column),
-        DataType::Int32 => primitive_list::<Int32Type>(py, column),
-        DataType::Int64 => primitive_list::<Int64Type>(py, column),
-        DataType::UInt8 => primitive_list::<UInt8Type>(py, column),
-        DataType::UInt16 => primitive_list::<UInt16Type>(py, column),
-        DataType::UInt32 => primitive_list::<UInt32Type>(py, column),
-        DataType::UInt64 => primitive_list::<UInt64Type>(py, column),
-        DataType::Float32 => primitive_list::<Float32Type>(py, column),
-        DataType::Float64 => primitive_list::<Float64Type>(py, column),
-        DataType::Utf8 => string_list::<i32>(py, column),
-        DataType::LargeUtf8 => string_list::<i64>(py, column),
-        DataType::Boolean => {
-            let a = column.as_boolean();
-            let items = (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i)));
-            Ok(Some(PyList::new(py, items)?))
-        }
-        DataType::Null => Ok(Some(PyList::new(py, (0..column.len()).map(|_| py.None()))?)),
-        _ => Ok(None),
     }
 }
 

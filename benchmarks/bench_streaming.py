@@ -8,7 +8,7 @@ generated under ``FAST_AXOLOTL_BENCH_DIR`` (default: the system temp dir) and re
 ``FAST_AXOLOTL_BENCH_MB`` sets their size (default 100). Run on its own:
 
     python benchmarks/bench_streaming.py [--mb 100] [--formats jsonl csv parquet]
-        [--readers fast fast_arrow datasets pyarrow v020] [--delete]
+        [--readers fast fast_arrow datasets pyarrow v020] [--repeat 3] [--delete]
 """
 
 from __future__ import annotations
@@ -139,7 +139,18 @@ def run_child(python: str, kind: str, path: Path, fmt: str) -> dict | str:
 READERS = ("fast", "fast_arrow", "datasets", "pyarrow", "v020")
 
 
-def measure(mb: int, formats: list[str], readers: tuple[str, ...] = READERS) -> Section:
+def _median_run(runs: list) -> dict | str:
+    ok = sorted((r for r in runs if isinstance(r, dict)), key=lambda r: r["total_s"])
+    if not ok:
+        return runs[-1]
+    best = dict(ok[(len(ok) - 1) // 2])
+    best["runs_total_s"] = [round(r["total_s"], 3) for r in ok]
+    return best
+
+
+def measure(
+    mb: int, formats: list[str], readers: tuple[str, ...] = READERS, repeat: int = 1
+) -> Section:
     directory = (
         Path(os.environ.get("FAST_AXOLOTL_BENCH_DIR", tempfile.gettempdir())) / "fa-stream-bench"
     )
@@ -153,7 +164,13 @@ def measure(mb: int, formats: list[str], readers: tuple[str, ...] = READERS) -> 
     rows, data, losses = [], {}, []
     for fmt in formats:
         size = paths[fmt].stat().st_size / (1 << 20)
-        results = {k: run_child(py, k, paths[fmt], fmt) for k, py in kinds}
+        # Rounds run every reader once, in turn, so that load changes hit all of them;
+        # each reader's figures are those of its median run by total time.
+        runs: dict[str, list] = {k: [] for k, _ in kinds}
+        for _ in range(repeat):
+            for k, py in kinds:
+                runs[k].append(run_child(py, k, paths[fmt], fmt))
+        results = {k: _median_run(r) for k, r in runs.items()}
         data[fmt] = results
         fast = results["fast"]
         for k, _ in kinds:
@@ -222,11 +239,14 @@ if __name__ == "__main__":
     ap.add_argument("--formats", nargs="+", default=["jsonl", "csv", "parquet"])
     ap.add_argument("--readers", nargs="+", default=list(READERS), choices=READERS)
     ap.add_argument(
+        "--repeat", type=int, default=1, help="rounds; each reader's median run is shown"
+    )
+    ap.add_argument(
         "--delete", action="store_true", help="delete the generated files afterwards (1 GB runs)"
     )
     a = ap.parse_args()
     try:
-        s = measure(a.mb, a.formats, tuple(a.readers))
+        s = measure(a.mb, a.formats, tuple(a.readers), a.repeat)
     finally:
         if a.delete:
             d = Path(os.environ.get("FAST_AXOLOTL_BENCH_DIR", tempfile.gettempdir()))
@@ -238,5 +258,10 @@ if __name__ == "__main__":
         print(" | ".join(r))
     for n in s.notes:
         print("note:", n)
+    if a.repeat > 1:
+        for fmt, res in s.data.items():
+            for k, r in res.items():
+                if isinstance(r, dict):
+                    print(f"runs: {fmt} {k} total s {r['runs_total_s']}")
     for loss in s.losses:
         print("LOSS:", loss)

@@ -28,6 +28,17 @@ fn main() {
     let t = Instant::now();
     let fast = _native::stream::json_infer::infer_chunk_schema(&chunk).unwrap();
     println!("fast infer        {:?}", t.elapsed());
+    let reps: u32 = std::env::var("REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    if reps > 0 {
+        let t = Instant::now();
+        for _ in 0..reps {
+            _native::stream::json_infer::infer_chunk_schema(&chunk).unwrap();
+        }
+        println!("fast infer (mean) {:?}", t.elapsed() / reps);
+    }
     assert_eq!(fast, schema);
     let schema = Arc::new(schema);
     let t = Instant::now();

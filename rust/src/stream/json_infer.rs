@@ -159,14 +159,24 @@ pub fn infer_chunk_schema(chunk: &[u8]) -> Option<Schema> {
     let text = std::str::from_utf8(chunk).ok()?;
     // Tabs and carriage returns are white space between tokens but invalid inside strings;
     // only a chunk that has any control byte but '\n' pays for checking strings for them.
-    let controls = chunk.iter().any(|&b| b < 0x20 && b != b'\n');
+    // (Folded over fixed blocks so that it vectorizes: a short-circuiting `any` is a byte
+    // loop, and was most of the time here.)
+    let controls = chunk.chunks(64).any(|block| {
+        block
+            .iter()
+            .fold(false, |acc, &b| acc | ((b < 0x20) & (b != b'\n')))
+    });
     let mut fields: IndexMap<String, Inferred> = IndexMap::new();
     let mut version = 0u64;
     let mut seen: HashMap<Vec<u8>, Seen, ahash::RandomState> = HashMap::default();
     let mut sig = Vec::with_capacity(256);
     // `ValueIter` splits at '\n' (`read_line`), trims Unicode white space, skips blank lines.
-    for line in text.split_inclusive('\n') {
-        let line = line.trim();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
+    for end in ends {
+        // Both ends are at '\n' or at the chunk's ends: char boundaries.
+        let line = text[start..end].trim();
+        start = end + 1;
         if line.is_empty() {
             continue;
         }

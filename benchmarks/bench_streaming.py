@@ -8,6 +8,7 @@ generated under ``FAST_AXOLOTL_BENCH_DIR`` (default: the system temp dir) and re
 ``FAST_AXOLOTL_BENCH_MB`` sets their size (default 100). Run on its own:
 
     python benchmarks/bench_streaming.py [--mb 100] [--formats jsonl csv parquet]
+        [--readers fast fast_arrow datasets pyarrow v020] [--repeat 3] [--delete]
 """
 
 from __future__ import annotations
@@ -135,24 +136,41 @@ def run_child(python: str, kind: str, path: Path, fmt: str) -> dict | str:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def measure(mb: int, formats: list[str]) -> Section:
+READERS = ("fast", "fast_arrow", "datasets", "pyarrow", "v020")
+
+
+def _median_run(runs: list) -> dict | str:
+    ok = sorted((r for r in runs if isinstance(r, dict)), key=lambda r: r["total_s"])
+    if not ok:
+        return runs[-1]
+    best = dict(ok[(len(ok) - 1) // 2])
+    best["runs_total_s"] = [round(r["total_s"], 3) for r in ok]
+    return best
+
+
+def measure(
+    mb: int, formats: list[str], readers: tuple[str, ...] = READERS, repeat: int = 1
+) -> Section:
     directory = (
         Path(os.environ.get("FAST_AXOLOTL_BENCH_DIR", tempfile.gettempdir())) / "fa-stream-bench"
     )
     paths = make_files(directory, mb, formats)
     v020 = os.environ.get("FAST_AXOLOTL_V020_PYTHON")
-    kinds = [
-        ("fast", sys.executable),
-        ("fast_arrow", sys.executable),
-        ("datasets", sys.executable),
-        ("pyarrow", sys.executable),
-    ]
-    if v020:
+    kinds = [(k, sys.executable) for k in readers if k != "v020"]
+    if v020 and "v020" in readers:
         kinds.append(("v020", v020))
+    if "fast" not in readers:
+        raise SystemExit("the fast reader is the reference of the ratios: keep it in --readers")
     rows, data, losses = [], {}, []
     for fmt in formats:
         size = paths[fmt].stat().st_size / (1 << 20)
-        results = {k: run_child(py, k, paths[fmt], fmt) for k, py in kinds}
+        # Rounds run every reader once, in turn, so that load changes hit all of them;
+        # each reader's figures are those of its median run by total time.
+        runs: dict[str, list] = {k: [] for k, _ in kinds}
+        for _ in range(repeat):
+            for k, py in kinds:
+                runs[k].append(run_child(py, k, paths[fmt], fmt))
+        results = {k: _median_run(r) for k, r in runs.items()}
         data[fmt] = results
         fast = results["fast"]
         for k, _ in kinds:
@@ -175,8 +193,9 @@ def measure(mb: int, formats: list[str]) -> Section:
         if isinstance(fast, dict):
             ds = results.get("datasets")
             if isinstance(ds, dict) and ds["total_s"] < 2 * fast["total_s"]:
+                speedup = ds["total_s"] / fast["total_s"]
                 losses.append(
-                    f"{fmt}: full pass only {ds['total_s'] / fast['total_s']:.2f}x faster than datasets (target 2x)"
+                    f"{fmt}: full pass only {speedup:.2f}x faster than datasets (target 2x)"
                 )
             old = results.get("v020")
             if isinstance(old, dict) and old["total_s"] < fast["total_s"]:
@@ -218,13 +237,31 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--formats", nargs="+", default=["jsonl", "csv", "parquet"])
+    ap.add_argument("--readers", nargs="+", default=list(READERS), choices=READERS)
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="rounds; each reader's median run is shown"
+    )
+    ap.add_argument(
+        "--delete", action="store_true", help="delete the generated files afterwards (1 GB runs)"
+    )
     a = ap.parse_args()
-    s = measure(a.mb, a.formats)
+    try:
+        s = measure(a.mb, a.formats, tuple(a.readers), a.repeat)
+    finally:
+        if a.delete:
+            d = Path(os.environ.get("FAST_AXOLOTL_BENCH_DIR", tempfile.gettempdir()))
+            for f in (d / "fa-stream-bench").glob(f"bench_{a.mb}mb.*"):
+                f.unlink()
     print(s.title)
     print(" | ".join(s.headers))
     for r in s.rows:
         print(" | ".join(r))
     for n in s.notes:
         print("note:", n)
+    if a.repeat > 1:
+        for fmt, res in s.data.items():
+            for k, r in res.items():
+                if isinstance(r, dict):
+                    print(f"runs: {fmt} {k} total s {r['runs_total_s']}")
     for loss in s.losses:
         print("LOSS:", loss)

@@ -26,7 +26,9 @@ def read_rows(path, **kw) -> list[dict]:
     out = []
     for batch in streaming_dataset_reader(path, **kw):
         names = list(batch)
-        out.extend(dict(zip(names, vals, strict=False)) for vals in zip(*batch.values(), strict=False))
+        out.extend(
+            dict(zip(names, vals, strict=False)) for vals in zip(*batch.values(), strict=False)
+        )
     return out
 
 
@@ -54,11 +56,29 @@ def test_arrow_format_yields_record_batches_equal_to_the_python_batches(tmp_path
     assert [b.to_pydict() for b in arrow] == python
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_huge_batch_size_yields_all_rows_instead_of_aborting(tmp_path, fmt):
+    # arrow-json/arrow-csv reserve memory per batch_size row up front; 2**40 rows used to
+    # abort the process on that allocation. In a child, so an abort fails only this test.
+    import subprocess
+
+    path = stream_files.write(tmp_path, ROWS, fmt)
+    code = (
+        "import sys; from fast_axolotl.streaming import streaming_dataset_reader as r; "
+        "print([len(b['a']) for b in r(sys.argv[1], batch_size=2**40)])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"[{len(ROWS)}]"
+
+
 def test_explicit_dataset_type_overrides_the_extension(tmp_path):
     path = tmp_path / "rows.data"
     path.write_bytes(stream_files.encode(ROWS, "jsonl"))
     assert read_rows(str(path), dataset_type="jsonl") == ROWS
-    with pytest.raises(ValueError, match="rows.data.*dataset_type"):
+    with pytest.raises(ValueError, match=r"rows\.data.*dataset_type"):
         read_rows(str(path))
 
 
@@ -171,7 +191,7 @@ def test_truncated_parquet_raises_naming_the_file(tmp_path):
 
 
 def test_missing_file_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.jsonl"):
         read_rows(tmp_path / "nothere.jsonl")
 
 

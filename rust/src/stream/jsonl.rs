@@ -11,6 +11,7 @@ use arrow_array::RecordBatch;
 use arrow_json::reader::{infer_json_schema, Decoder, ReaderBuilder};
 use arrow_schema::SchemaRef;
 
+use super::json_infer::infer_chunk_schema;
 use super::{BatchSource, Result, StreamError};
 
 /// `datasets.packaged_modules.json.JsonConfig.chunksize`.
@@ -96,6 +97,10 @@ impl JsonlSource {
     }
 
     fn infer_chunk(&self) -> Result<SchemaRef> {
+        if let Some(schema) = infer_chunk_schema(&self.chunk) {
+            return Ok(Arc::new(schema));
+        }
+        // Invalid or conflicting input: arrow-json's own inference names the failure.
         match infer_json_schema(std::io::Cursor::new(&self.chunk), None) {
             Ok((schema, _)) => Ok(Arc::new(schema)),
             Err(e) => Err(self.locate(&format!("{e}"))),
@@ -218,17 +223,12 @@ pub fn fix_surrogate_escapes(buf: &mut Vec<u8>) {
         let s = std::str::from_utf8(&b[..4]).ok()?;
         u32::from_str_radix(s, 16).ok()
     }
-    let Some(first) = buf.iter().position(|&b| b == b'\\') else {
-        return;
-    };
     let mut out: Option<Vec<u8>> = None;
-    let mut i = first;
+    let mut i = 0;
     let mut copied = 0;
-    while i < buf.len() {
-        if buf[i] != b'\\' {
-            i += 1;
-            continue;
-        }
+    // Jump from backslash to backslash (text with many escaped quotes or newlines is common).
+    while let Some(at) = memchr::memchr(b'\\', &buf[i.min(buf.len())..]) {
+        i += at;
         if buf.get(i + 1) == Some(&b'u') {
             if let Some(high @ 0xD800..=0xDBFF) = hex4(&buf[i + 2..]) {
                 if buf.get(i + 6) == Some(&b'\\') && buf.get(i + 7) == Some(&b'u') {
@@ -256,24 +256,8 @@ pub fn fix_surrogate_escapes(buf: &mut Vec<u8>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fix_surrogate_escapes;
-
-    #[test]
-    fn surrogate_pair_escapes_become_utf8_and_other_escapes_stay() {
-        let mut b = br#"{"a": "\ud840\udc00 \\ud840\udc00 \u00e9 \ud83d\ude00"}"#.to_vec();
-        fix_surrogate_escapes(&mut b);
-        let s = String::from_utf8(b).unwrap();
-        assert_eq!(
-            s,
-            "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}"
-        );
-    }
-}
-
 fn count_newlines(buf: &[u8]) -> usize {
-    buf.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', buf).count()
 }
 
 impl BatchSource for JsonlSource {
@@ -296,5 +280,21 @@ impl BatchSource for JsonlSource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fix_surrogate_escapes;
+
+    #[test]
+    fn surrogate_pair_escapes_become_utf8_and_other_escapes_stay() {
+        let mut b = br#"{"a": "\ud840\udc00 \\ud840\udc00 \u00e9 \ud83d\ude00"}"#.to_vec();
+        fix_surrogate_escapes(&mut b);
+        let s = String::from_utf8(b).unwrap();
+        assert_eq!(
+            s,
+            "{\"a\": \"\u{20000} \\\\ud840\\udc00 \\u00e9 \u{1F600}\"}"
+        );
     }
 }

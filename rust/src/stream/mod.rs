@@ -10,6 +10,7 @@ pub mod csv;
 pub mod dataset_dir;
 pub mod ipc;
 pub mod json;
+pub mod json_infer;
 pub mod jsonl;
 pub mod parquet;
 pub mod rebatch;
@@ -296,14 +297,49 @@ pub fn open(
         }
     };
     let _ = comp;
-    Ok(match format {
+    // arrow-json's and arrow-csv's decoders reserve memory for `batch_size` rows up front
+    // (about 32 bytes per row and column): a huge batch_size would abort the process on
+    // that allocation. They decode at most MAX_DECODER_ROWS rows at a time, re-cut here.
+    let decoder_rows = batch_size.min(MAX_DECODER_ROWS);
+    let source: Box<dyn BatchSource> = match format {
         Format::Parquet => Box::new(parquet::ParquetSource::open(path, input, batch_size)?),
         Format::Arrow | Format::Feather => Box::new(ipc::open(path, input, batch_size)?),
-        Format::Csv => Box::new(csv::CsvSource::open(path, input, batch_size)?),
-        Format::Json => Box::new(json::open(path, input, batch_size)?),
-        Format::Jsonl => Box::new(jsonl::JsonlSource::new(path, input.into_read(), batch_size)),
+        Format::Csv => Box::new(csv::CsvSource::open(path, input, decoder_rows)?),
+        Format::Json => Box::new(json::open(path, input, decoder_rows)?),
+        Format::Jsonl => Box::new(jsonl::JsonlSource::new(
+            path,
+            input.into_read(),
+            decoder_rows,
+        )),
         Format::Text => Box::new(text::TextSource::new(path, input, batch_size)),
-    })
+    };
+    if decoder_rows == batch_size {
+        return Ok(source);
+    }
+    Ok(Box::new(Recut(rebatch::Rebatcher::new(
+        SourceIter(source),
+        batch_size,
+    ))))
+}
+
+/// Rows per decode of the JSON and CSV decoders (see `open`).
+pub const MAX_DECODER_ROWS: usize = 1 << 16;
+
+struct SourceIter(Box<dyn BatchSource>);
+
+impl Iterator for SourceIter {
+    type Item = Result<RecordBatch>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_batch()
+    }
+}
+
+struct Recut(rebatch::Rebatcher<SourceIter>);
+
+impl BatchSource for Recut {
+    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        self.0.next()
+    }
 }
 
 /// The whole read: the files of `path` one after the other, each opened only when the

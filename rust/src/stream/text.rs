@@ -57,13 +57,13 @@ impl TextSource {
         let mut limited = std::io::Read::take(&mut self.input, BLOCK_BYTES as u64);
         std::io::Read::read_to_end(&mut limited, &mut raw)
             .map_err(|e| StreamError::io(&self.path, &e))?;
-        if raw.len() < BLOCK_BYTES {
-            self.eof = true;
-        } else if self
-            .input
-            .read_until(b'\n', &mut raw)
-            .map_err(|e| StreamError::io(&self.path, &e))?
-            == 0
+        // A short read is the end; otherwise finish the line, and nothing left is the end.
+        if raw.len() < BLOCK_BYTES
+            || self
+                .input
+                .read_until(b'\n', &mut raw)
+                .map_err(|e| StreamError::io(&self.path, &e))?
+                == 0
         {
             self.eof = true;
         }

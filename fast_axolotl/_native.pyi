@@ -1,47 +1,21 @@
 """Type stub of the Rust extension module (kept honest by `mypy.stubtest` in `nox -s lint`)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "TOKENIZERS_VERSION",
     "ArrowBatch",
+    "EncodedBatch",
+    "NativeTokenizer",
     "StreamReader",
     "UnsupportedInput",
     "__version__",
     "chat_template_labels",
-    TOKENIZERS_VERSION: str
-"""The `tokenizers` release `NativeTokenizer` is built from."""
-
-class NativeTokenizer:
-    """A tokenizer loaded from `tokenizers.Tokenizer.to_str()`; raises UnsupportedInput for
-    BPE dropout, padding, or JSON this `tokenizers` release cannot load."""
-
-    def __init__(self, json: str, encode_special_tokens: bool) -> None: ...
-    def encode(self, texts: list[str]) -> EncodedBatch:
-        """Encodings of `texts` with special tokens and the tokenizer's truncation."""
-
-class EncodedBatch:
-    """The encodings of one `NativeTokenizer.encode` call."""
-
-    def __len__(self) -> int: ...
-    def lengths(self) -> npt.NDArray[np.int64]: ...
-    def ids(self, t: int) -> list[int]: ...
-    def mask(self, t: int) -> list[int]: ...
-    def instruct_columns(
-        self,
-        prompt: list[int],
-        response: list[int],
-        eos_token_id: int,
-        bos_token_id: int | None,
-        max_length: int,
-        train_on_inputs: bool,
-    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
-        """`instruct_columns` on these encodings."""
-
-# fast-axolotl 0.2.0's public API (issue 8)
+    # fast-axolotl 0.2.0's public API (issue 8)
     "concatenate_and_pack",
     "create_padding_mask",
     "deduplicate_indices",
@@ -207,6 +181,37 @@ def instruct_columns(
     offsets, input_ids values, attention_mask values, int64 labels values); `prompt` and
     `response` give each row's text index in the call, -1 for an empty text."""
 
+TOKENIZERS_VERSION: str
+"""The `tokenizers` release `NativeTokenizer` is built from."""
+
+@final
+class NativeTokenizer:
+    """A tokenizer loaded from `tokenizers.Tokenizer.to_str()`; raises UnsupportedInput for
+    BPE dropout, padding, or JSON this `tokenizers` release cannot load."""
+
+    def __new__(cls, json: str, encode_special_tokens: bool) -> NativeTokenizer: ...
+    def encode(self, texts: list[str]) -> EncodedBatch:
+        """Encodings of `texts` with special tokens and the tokenizer's truncation."""
+
+@final
+class EncodedBatch:
+    """The encodings of one `NativeTokenizer.encode` call."""
+
+    def __len__(self) -> int: ...
+    def lengths(self) -> npt.NDArray[np.int64]: ...
+    def ids(self, t: int) -> list[int]: ...
+    def mask(self, t: int) -> list[int]: ...
+    def instruct_columns(
+        self,
+        prompt: list[int],
+        response: list[int],
+        eos_token_id: int,
+        bos_token_id: int | None,
+        max_length: int,
+        train_on_inputs: bool,
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """`instruct_columns` on these encodings."""
+
 # fast-axolotl 0.2.0's public API (issue 8), re-exported by fast_axolotl.sequences and
 # fast_axolotl.row_hashing
 
@@ -250,6 +255,7 @@ def deduplicate_indices(
     """Positions and hex digests of the rows whose digest was not seen before."""
 
 # streaming reader (issue 8)
+@final
 class StreamReader:
     def __new__(
         cls,
@@ -263,6 +269,7 @@ class StreamReader:
     def __next__(self) -> ArrowBatch: ...
     def close(self) -> None: ...
 
+@final
 class ArrowBatch:
     @property
     def num_rows(self) -> int: ...

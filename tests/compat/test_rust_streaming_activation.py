@@ -74,8 +74,8 @@ def test_rust_streaming_is_not_invented_under_a_package_that_is_not_axolotls(tmp
             import axolotl.utils.data.rust_streaming
             out = {{"served": True}}
         except ModuleNotFoundError as e:
-            out = {{"served": False, "error": str(e),
-                    "created": sorted(m for m in sys.modules if m.startswith("axolotl.utils.data"))}}
+            created = sorted(m for m in sys.modules if m.startswith("axolotl.utils.data"))
+            out = {{"served": False, "error": str(e), "created": created}}
         print("RESULT " + json.dumps(out))
         """
     )

@@ -35,7 +35,17 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     kind, path, fmt = sys.argv[1], sys.argv[2], sys.argv[3]
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def peak_kb():
+        # VmHWM: this process image's own peak. ru_maxrss is not: Linux carries it over
+        # exec from the forked parent, whose RSS (the generated files) would hide ours.
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     def batches():
         if kind in ("fast", "fast_arrow"):
             from fast_axolotl.streaming import streaming_dataset_reader
@@ -64,7 +74,7 @@ CHILD = textwrap.dedent(
     if kind == "datasets":
         import datasets
     import pyarrow
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_kb = peak_kb()
     t0 = time.perf_counter()
     it = iter(batches())
     first = None
@@ -74,9 +84,8 @@ CHILD = textwrap.dedent(
             first = time.perf_counter() - t0
         rows += b.num_rows if hasattr(b, "num_rows") else len(next(iter(b.values())))
     total = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("RESULT " + json.dumps({"rows": rows, "first_s": first, "total_s": total,
-                                  "rss_mb": (peak_kb - base_kb) / 1024}))
+                                  "rss_mb": (peak_kb() - base_kb) / 1024}))
     """
 )
 

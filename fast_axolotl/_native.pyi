@@ -167,16 +167,20 @@ def chat_template_labels(
     None where Axolotl would leave the char-span path. Turns are `(content start, content
     end, should_train, unlocatable)`; train options 0 all, 1 turn, 2 last, 3 never."""
 
+#: (eos_token_id, bos_token_id, max_length, train_on_inputs): `_tokenize`'s rules.
+_InstructRules = tuple[int, int | None, int, bool]
+#: (int32 offsets, input_ids values, attention_mask values, int64 labels values).
+_InstructColumns = tuple[
+    npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]
+]
+
 def instruct_columns(
     input_ids: list[list[int]],
     attention_mask: list[list[int]],
     prompt: list[int],
     response: list[int],
-    eos_token_id: int,
-    bos_token_id: int | None,
-    max_length: int,
-    train_on_inputs: bool,
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
+    rules: _InstructRules,
+) -> _InstructColumns:
     """Rows of Axolotl's instruction strategies from one batched tokenizer call: (int32
     offsets, input_ids values, attention_mask values, int64 labels values); `prompt` and
     `response` give each row's text index in the call, -1 for an empty text."""
@@ -205,11 +209,8 @@ class EncodedBatch:
         self,
         prompt: list[int],
         response: list[int],
-        eos_token_id: int,
-        bos_token_id: int | None,
-        max_length: int,
-        train_on_inputs: bool,
-    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]]:
+        rules: _InstructRules,
+    ) -> _InstructColumns:
         """`instruct_columns` on these encodings."""
 
 # fast-axolotl 0.2.0's public API (issue 8), re-exported by fast_axolotl.sequences and

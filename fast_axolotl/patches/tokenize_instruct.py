@@ -498,9 +498,9 @@ def tokenize_batch(
         raise error  # pragma: no cover - the same deterministic parse failed just above
     rules = (tok.eos_token_id, tok.bos_token_id, strategy.max_length, train)
     if native is not None:
-        columns_out = native.instruct_columns(prompt_ix, response_ix, *rules)
+        columns_out = native.instruct_columns(prompt_ix, response_ix, rules)
     else:
-        columns_out = _native.instruct_columns(ids, mask, prompt_ix, response_ix, *rules)
+        columns_out = _native.instruct_columns(ids, mask, prompt_ix, response_ix, rules)
     offsets, id_values, mask_values, label_values = columns_out
     if len(id_values) == 0:
         # No token in the whole batch: ``datasets`` infers list<null> from empty lists.

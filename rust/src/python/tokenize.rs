@@ -55,21 +55,20 @@ type ColumnsOut<'py> = (
     Bound<'py, PyArray1<i64>>,
 );
 
+/// `_tokenize`'s rules as the bindings take them: (eos_token_id, bos_token_id,
+/// max_length, train_on_inputs).
+type Rules = (i64, Option<i64>, usize, bool);
+
 /// Runs the assembly kernel on flattened encodings and hands the columns to numpy.
-#[allow(clippy::too_many_arguments)]
 fn assemble<'py>(
     py: Python<'py>,
-    offsets: &[usize],
-    ids: &[i64],
-    mask: &[i64],
+    enc: Encodings<'_>,
     prompt: Vec<i64>,
     response: Vec<i64>,
-    eos_token_id: i64,
-    bos_token_id: Option<i64>,
-    max_length: usize,
-    train_on_inputs: bool,
+    rules: Rules,
 ) -> PyResult<ColumnsOut<'py>> {
     let (prompt, response) = (indices(prompt), indices(response));
+    let (eos_token_id, bos_token_id, max_length, train_on_inputs) = rules;
     let params = InstructParams {
         eos_token_id,
         bos_token_id,
@@ -78,7 +77,6 @@ fn assemble<'py>(
     };
     let rows = prompt.len();
     let out = run(py, "instruct_columns", rows, || {
-        let enc = Encodings { offsets, ids, mask };
         tokenize::assemble_instruct(&enc, &prompt, &response, &params)
     })?;
     let ids = match out.input_ids {
@@ -100,22 +98,18 @@ fn assemble<'py>(
 /// Rows of Axolotl's instruction strategies from one batched tokenizer call.
 ///
 /// `input_ids` / `attention_mask`: the call's lists of lists; `prompt` / `response`: per
-/// row, the index of its text in them, or -1 for an empty text. Returns (int32 offsets,
-/// input_ids values (int32, or int64 if one does not fit), attention_mask values (int8,
-/// or int64), int64 labels values).
+/// row, the index of its text in them, or -1 for an empty text; `rules`: (eos_token_id,
+/// bos_token_id, max_length, train_on_inputs). Returns (int32 offsets, input_ids values
+/// (int32, or int64 if one does not fit), attention_mask values (int8, or int64), int64
+/// labels values).
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (input_ids, attention_mask, prompt, response, eos_token_id, bos_token_id, max_length, train_on_inputs))]
 fn instruct_columns<'py>(
     py: Python<'py>,
     input_ids: &Bound<'py, PyAny>,
     attention_mask: &Bound<'py, PyAny>,
     prompt: Vec<i64>,
     response: Vec<i64>,
-    eos_token_id: i64,
-    bos_token_id: Option<i64>,
-    max_length: usize,
-    train_on_inputs: bool,
+    rules: Rules,
 ) -> PyResult<ColumnsOut<'py>> {
     let (offsets, ids) = flatten(input_ids, "input_ids")?;
     let (mask_offsets, mask) = flatten(attention_mask, "attention_mask")?;
@@ -124,18 +118,12 @@ fn instruct_columns<'py>(
             "attention_mask: row lengths differ from input_ids",
         ));
     }
-    assemble(
-        py,
-        &offsets,
-        &ids,
-        &mask,
-        prompt,
-        response,
-        eos_token_id,
-        bos_token_id,
-        max_length,
-        train_on_inputs,
-    )
+    let enc = Encodings {
+        offsets: &offsets,
+        ids: &ids,
+        mask: &mask,
+    };
+    assemble(py, enc, prompt, response, rules)
 }
 
 /// A tokenizer loaded into the extension from its `tokenizers` JSON (see
@@ -212,31 +200,20 @@ impl EncodedBatch {
     }
 
     /// `instruct_columns` on these encodings.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (prompt, response, eos_token_id, bos_token_id, max_length, train_on_inputs))]
     fn instruct_columns<'py>(
         &self,
         py: Python<'py>,
         prompt: Vec<i64>,
         response: Vec<i64>,
-        eos_token_id: i64,
-        bos_token_id: Option<i64>,
-        max_length: usize,
-        train_on_inputs: bool,
+        rules: Rules,
     ) -> PyResult<ColumnsOut<'py>> {
         let e = &self.inner;
-        assemble(
-            py,
-            &e.offsets,
-            &e.ids,
-            &e.mask,
-            prompt,
-            response,
-            eos_token_id,
-            bos_token_id,
-            max_length,
-            train_on_inputs,
-        )
+        let enc = Encodings {
+            offsets: &e.offsets,
+            ids: &e.ids,
+            mask: &e.mask,
+        };
+        assemble(py, enc, prompt, response, rules)
     }
 }
 

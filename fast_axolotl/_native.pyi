@@ -150,22 +150,21 @@ def position_ids(
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """`range(len(row))` per row as (int32 list offsets, int64 values, int64 lengths)."""
 
+#: (sentinels, eos ids, eot ids, train_on_eos, train_on_eot, ignore id); train options are
+#: 0 all, 1 turn, 2 last, 3 never.
+_ChatRules = tuple[list[str], list[int], list[int], int, int, int]
+
 def chat_template_labels(
     texts: list[str],
     turns: list[list[tuple[int, int, bool, bool]]],
-    input_ids: list[list[int]],
-    offsets: list[list[tuple[int, int]]],
-    sentinels: list[str],
-    eos_ids: list[int],
-    eot_ids: list[int],
-    train_on_eos: int,
-    train_on_eot: int,
-    ignore: int,
+    tokens: EncodedBatch | tuple[list[list[int]], list[list[tuple[int, int]]]],
+    rules: _ChatRules,
 ) -> list[tuple[list[int], list[tuple[int, int]]] | None]:
     """Labels of a batch of chat_template conversations: per row `(labels, warnings)`, with
     warnings as `(kind, turn)` (0 last turn untrained, 1 end before start, 2 empty span), or
     None where Axolotl would leave the char-span path. Turns are `(content start, content
-    end, should_train, unlocatable)`; train options 0 all, 1 turn, 2 last, 3 never."""
+    end, should_train, unlocatable)`; `tokens` are the rows' encodings with char offsets
+    (an `EncodedBatch`, or a tokenizer call's `input_ids` and `offset_mapping`)."""
 
 #: (eos_token_id, bos_token_id, max_length, train_on_inputs): `_tokenize`'s rules.
 _InstructRules = tuple[int, int | None, int, bool]
@@ -194,8 +193,11 @@ class NativeTokenizer:
     BPE dropout, padding, or JSON this `tokenizers` release cannot load."""
 
     def __new__(cls, json: str, encode_special_tokens: bool) -> NativeTokenizer: ...
-    def encode(self, texts: list[str]) -> EncodedBatch:
-        """Encodings of `texts` with special tokens and the tokenizer's truncation."""
+    def encode(
+        self, texts: list[str], add_special_tokens: bool = True, char_offsets: bool = False
+    ) -> EncodedBatch:
+        """`encode_batch(texts, add_special_tokens)` with the tokenizer's truncation, with
+        each token's char offsets if asked for."""
 
 @final
 class EncodedBatch:
@@ -205,6 +207,8 @@ class EncodedBatch:
     def lengths(self) -> npt.NDArray[np.int64]: ...
     def ids(self, t: int) -> list[int]: ...
     def mask(self, t: int) -> list[int]: ...
+    def char_offsets(self, t: int) -> list[tuple[int, int]]: ...
+    def id_lists(self) -> list[list[int]]: ...
     def instruct_columns(
         self,
         prompt: list[int],

@@ -69,9 +69,9 @@ def _report_once(key: str, msg: str, *args: Any) -> None:
         LOG.warning(msg, *args)
 
 
-def report_fault(name: str, exc: BaseException) -> None:
+def report_fault(name: str, exc: BaseException, instead: str = "Axolotl's original") -> None:
     """Logs once that the fast path of ``name`` failed on an input Axolotl handles."""
-    _report_once(name, "fast-axolotl: %s failed (%r); using Axolotl's original", name, exc)
+    _report_once(name, "fast-axolotl: %s failed (%r); using %s", name, exc, instead)
 
 
 # --- comparing results (shadow mode) ---------------------------------------------------

@@ -11,7 +11,9 @@ the content copied verbatim (``chatml``) or trimmed (``llama3``), the text of a 
 render is the real render with the content's span replaced by the placeholder. So the turn
 spans come from one render: it is rendered once through the user's tokenizer (as Axolotl
 does), checked against the piece-by-piece model that yields the content spans, and every
-conversation of the batch is then encoded in ONE call of the user's tokenizer with offsets.
+conversation of the batch is then encoded in ONE call of the user's tokenizer with offsets
+(from 1,000 conversations per strategy and process on, by the same tokenizer loaded into
+the extension and checked per batch against the tokenizer object: ``_native_encoding``).
 Labels follow ``_tokenize_single_prompt`` line by line (char-span diff through Axolotl's own
 ``_diff_char_span``, the same bisections, the EOT/EOS search quirks, the same warnings).
 
@@ -24,11 +26,13 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from fast_axolotl import _native
 from fast_axolotl.patches._common import Defer, replacement
+from fast_axolotl.patches._native_encoding import NativeEncoding
 
 _MODULE = "axolotl.prompt_strategies.chat_template"
 
@@ -383,19 +387,27 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
         done = len(texts)
         encode_rows = [i for i in range(done) if spans[i] is not None]
         encoded_ids: dict[int, list[int]] = {}
-        encoded_offsets: dict[int, list[tuple[int, int]]] = {}
+        tokens: Any = ([], [])
         if encode_rows:
+            encode_texts = [texts[i] for i in encode_rows]
+            encoding = _native_encoding(self)
+            encoding.add_rows(len(encode_texts))
             try:
-                batch = self.tokenizer(
-                    [texts[i] for i in encode_rows],
-                    add_special_tokens=False,
-                    return_offsets_mapping=True,
-                )
+                native = encoding.encode_with_offsets(self.tokenizer, encode_texts)
+                if native is None:
+                    batch = self.tokenizer(
+                        encode_texts, add_special_tokens=False, return_offsets_mapping=True
+                    )
             except Exception as exc:
                 raise _UserError(exc) from None
-            for j, i in enumerate(encode_rows):
-                encoded_ids[i] = batch["input_ids"][j]
-                encoded_offsets[i] = batch["offset_mapping"][j]
+            if native is None:
+                ids_lists, tokens = (
+                    batch["input_ids"],
+                    (batch["input_ids"], batch["offset_mapping"]),
+                )
+            else:
+                ids_lists, tokens = native.id_lists(), native
+            encoded_ids = dict(zip(encode_rows, ids_lists, strict=True))
 
         kernel_rows = encode_rows
         roles_to_train = self.roles_to_train
@@ -419,14 +431,15 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
         labelled = _native.chat_template_labels(
             [texts[i] for i in kernel_rows],
             turn_specs,
-            [encoded_ids[i] for i in kernel_rows],
-            [encoded_offsets[i] for i in kernel_rows],
-            list(module.ChatTemplateStrategy._SENTINELS),
-            [] if eos is None else [eos],
-            sorted(self._eot_token_ids),
-            _train_code(self.train_on_eos),
-            _train_code(self.train_on_eot),
-            module.IGNORE_TOKEN_ID,
+            tokens,
+            (
+                list(module.ChatTemplateStrategy._SENTINELS),
+                [] if eos is None else [eos],
+                sorted(self._eot_token_ids),
+                _train_code(self.train_on_eos),
+                _train_code(self.train_on_eot),
+                module.IGNORE_TOKEN_ID,
+            ),
         )
         by_row = dict(zip(kernel_rows, labelled, strict=True))
 
@@ -469,6 +482,27 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
         raise error  # outside the handler: no context of ours is chained onto it
 
     return tokenize_prompt
+
+
+#: Per strategy object of this process: whether its conversations are encoded in the
+#: extension (``NativeEncoding``), counting the rows it has encoded so far, so a small
+#: dataset never pays for loading the tokenizer.
+_ENCODINGS: weakref.WeakKeyDictionary[Any, NativeEncoding] = weakref.WeakKeyDictionary()
+
+
+def _native_encoding(strategy: Any) -> NativeEncoding:
+    try:
+        return _ENCODINGS[strategy]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referenceable or not hashable: counted per call
+        return NativeEncoding(0, _vocab_size(strategy.tokenizer))
+    encoding = _ENCODINGS[strategy] = NativeEncoding(0, _vocab_size(strategy.tokenizer))
+    return encoding
+
+
+def _vocab_size(tokenizer: Any) -> int:
+    return int(tokenizer.backend_tokenizer.get_vocab_size(with_added_tokens=True))
 
 
 def _row(prompt: dict[str, Any], index: int) -> dict[str, Any]:

@@ -11,7 +11,9 @@ What runs per batch, in Axolotl's row order:
    the arguments ``_tokenize`` passes (``truncation=True, max_length=strategy.max_length,
    padding=False, return_tensors=None``). For a ``transformers`` fast tokenizer that does
    not override the call path, a list input runs the same ``encode_batch`` the single
-   string does (a batch of one), so the ids are the same.
+   string does (a batch of one), so the ids are the same. From 1,000 rows per process on,
+   the same tokenizer loaded into the extension encodes instead, checked per batch against
+   the tokenizer object (``_native_encoding``).
 3. ``_native.instruct_columns`` applies ``_tokenize``'s EOS/BOS rules and the label rule,
    and writes ``input_ids`` (int32), ``attention_mask`` (int8) and ``labels`` (int64):
    the types ``datasets``' writer gives the lists Axolotl returns.
@@ -32,24 +34,17 @@ import functools
 import importlib
 import inspect
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
 from fast_axolotl import _native
 from fast_axolotl.patches._common import Defer
+from fast_axolotl.patches._native_encoding import NativeEncoding
 from fast_axolotl.patches._propagate import Propagate, replacement_propagating
 
 #: Rows per batch: Axolotl's per-row ``map`` writes 1,000-row record batches
 #: (``writer_batch_size``), so batches of the same size give the same Arrow layout.
 BATCH_SIZE = 1000
-
-#: Rows per process from which the tokenizer is loaded into the extension (see
-#: ``NativeEncoding``), and per vocabulary entry: loading takes ~10 ms for an 8k vocabulary
-#: and 0.2-0.5 s for 128k (docs/benchmarks.md), about what the tokenizer object spends on
-#: 1,000 rows and on 128k / 16 = 8,000 rows; below that the tokenizer object encodes.
-NATIVE_MIN_ROWS = 1000
-NATIVE_ROWS_PER_VOCAB = 1 / 16
 
 #: Below this many rows Axolotl's per-row path is taken. Measured (docs/benchmarks.md,
 #: "Tokenize, instruction strategies"): from one row on, one batched call costs no more
@@ -338,84 +333,6 @@ def _emit_empty_result(log: Any) -> None:
         logger.name, logging.WARNING, path, line, _EMPTY_RESULT, (), None, "_tokenize", {}
     )
     logger.handle(record)
-
-
-class NativeEncoding:
-    """The user's tokenizer, encoded inside the extension (``_native.NativeTokenizer``).
-
-    Its ``tokenizers`` configuration is serialized by the user's own ``tokenizers`` package
-    and loaded into the same release of the ``tokenizers`` crate the extension is built
-    with (``_native.TOKENIZERS_VERSION``): the same code on the same configuration, without
-    a Python object per text. Per batch, the user's tokenizer object is still called once,
-    on the batch's first text, exactly as the batch call would be: it applies the same
-    truncation and special-token settings to the tokenizer (the state Axolotl's calls
-    leave), raises what it raises and warns what it warns, and its ids and mask for that
-    text must equal the extension's, or the batch (and the rest of the call) goes through
-    the tokenizer object. Anything the extension refuses (another ``tokenizers`` release,
-    custom Python components, BPE dropout, padding) takes the tokenizer object too.
-
-    One instance per ``process`` call; pickled into ``num_proc`` workers without its
-    loaded tokenizer, which each process loads once.
-    """
-
-    def __init__(self, rows: int, vocab_size: int) -> None:
-        self.enabled = rows >= max(
-            NATIVE_MIN_ROWS, vocab_size * NATIVE_ROWS_PER_VOCAB
-        ) and _tokenizers_version() == getattr(_native, "TOKENIZERS_VERSION", None)
-        self._loaded: Any = None
-        self._pid = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "_loaded": None, "_pid": 0}
-
-    def _load(self, backend: Any) -> Any:
-        global _LAST_LOADED
-        if self._pid != os.getpid():
-            self._pid, self._loaded = os.getpid(), None
-            try:
-                key = (os.getpid(), backend.to_str(), bool(backend.encode_special_tokens))
-                if _LAST_LOADED is not None and _LAST_LOADED[0] == key:
-                    self._loaded = _LAST_LOADED[1]
-                else:
-                    self._loaded = _native.NativeTokenizer(*key[1:])
-                    _LAST_LOADED = (key, self._loaded)
-            except Exception:  # custom Python components, dropout, padding, ...
-                self.enabled = False
-        return self._loaded
-
-    def encode(self, tok: Any, texts: list[str], max_length: int) -> Any:
-        """The batch's encodings (``_native.EncodedBatch``), or None: use ``tok``."""
-        if not self.enabled:
-            return None
-        first = tok(
-            texts[:1], truncation=True, max_length=max_length, padding=False, return_tensors=None
-        )
-        loaded = self._load(tok.backend_tokenizer)
-        if loaded is None:
-            return None
-        try:
-            batch = loaded.encode(texts)
-        except _native.UnsupportedInput:
-            self.enabled = False
-            return None
-        if batch.ids(0) != first["input_ids"][0] or batch.mask(0) != first["attention_mask"][0]:
-            self.enabled = False
-            return None
-        return batch
-
-
-#: The last tokenizer loaded in this process, by (pid, configuration, special-token mode):
-#: the datasets of one ``axolotl preprocess`` share their tokenizer.
-_LAST_LOADED: tuple[tuple[int, str, bool], Any] | None = None
-
-
-@functools.lru_cache(maxsize=1)
-def _tokenizers_version() -> str | None:
-    try:
-        import tokenizers
-    except ImportError:  # pragma: no cover - transformers' fast tokenizers need it
-        return None
-    return str(tokenizers.__version__)
 
 
 def tokenize_batch(

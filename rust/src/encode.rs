@@ -31,12 +31,16 @@ pub struct Encoder {
 }
 
 /// Encodings of a batch of texts, flattened: text `t` has ids
-/// `ids[offsets[t]..offsets[t + 1]]` and its attention mask at the same positions.
+/// `ids[offsets[t]..offsets[t + 1]]` and its attention mask at the same positions; when
+/// char offsets were asked for, each token's `(start, end)` in the text (code points, as
+/// the Python package's `offset_mapping`) is `(starts[i], ends[i])`, else both are empty.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Encoded {
     pub offsets: Vec<usize>,
     pub ids: Vec<i64>,
     pub mask: Vec<i64>,
+    pub starts: Vec<i64>,
+    pub ends: Vec<i64>,
 }
 
 impl Encoded {
@@ -75,31 +79,58 @@ impl Encoder {
         Ok(Encoder { tok })
     }
 
-    /// Encodes every text with the tokenizer's special tokens (`add_special_tokens=True`)
-    /// and its truncation, in parallel, in input order.
-    pub fn encode(&self, texts: &[String]) -> Result<Encoded, KernelError> {
+    /// Encodes every text with the tokenizer's truncation, in parallel, in input order:
+    /// what the Python package's `encode_batch(texts, add_special_tokens)` computes, with
+    /// each token's char offsets when `char_offsets` is set.
+    pub fn encode(
+        &self,
+        texts: &[String],
+        add_special_tokens: bool,
+        char_offsets: bool,
+    ) -> Result<Encoded, KernelError> {
         let encodings = parallel::install(|| {
             texts
                 .par_iter()
-                .map(|text| self.tok.encode(text.as_str(), true))
+                .map(|text| {
+                    if char_offsets {
+                        self.tok
+                            .encode_char_offsets(text.as_str(), add_special_tokens)
+                    } else {
+                        self.tok.encode(text.as_str(), add_special_tokens)
+                    }
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(|e| KernelError::unsupported(format!("encoding failed: {e}")))?;
         let total: usize = encodings.iter().map(|e| e.get_ids().len()).sum();
+        let with_offsets = if char_offsets { total } else { 0 };
         let mut out = Encoded {
             offsets: Vec::with_capacity(texts.len() + 1),
             ids: Vec::with_capacity(total),
             mask: Vec::with_capacity(total),
+            starts: Vec::with_capacity(with_offsets),
+            ends: Vec::with_capacity(with_offsets),
         };
         out.offsets.push(0);
         for e in &encodings {
             out.ids.extend(e.get_ids().iter().map(|&v| i64::from(v)));
             out.mask
                 .extend(e.get_attention_mask().iter().map(|&v| i64::from(v)));
+            if char_offsets {
+                for &(start, end) in e.get_offsets() {
+                    out.starts.push(to_i64(start)?);
+                    out.ends.push(to_i64(end)?);
+                }
+            }
             out.offsets.push(out.ids.len());
         }
         Ok(out)
     }
+}
+
+fn to_i64(offset: usize) -> Result<i64, KernelError> {
+    i64::try_from(offset)
+        .map_err(|_| KernelError::unsupported(format!("char offset {offset} exceeds i64")))
 }
 
 #[cfg(test)]
@@ -133,12 +164,25 @@ mod tests {
     fn encodes_in_order_with_special_tokens() {
         let enc = Encoder::from_json(&json(""), false).unwrap();
         let texts: Vec<String> = ["a b", "", "b c a"].iter().map(|s| s.to_string()).collect();
-        let out = enc.encode(&texts).unwrap();
+        let out = enc.encode(&texts, true, false).unwrap();
         assert_eq!(out.offsets, vec![0, 3, 4, 8]);
         assert_eq!(out.ids, vec![0, 2, 3, 0, 0, 3, 1, 2]);
         assert_eq!(out.mask, vec![1; 8]);
+        assert!(out.starts.is_empty() && out.ends.is_empty());
         assert_eq!(out.len_of(1), 1);
         assert_eq!(out.texts(), 3);
+    }
+
+    #[test]
+    fn char_offsets_count_code_points_without_special_tokens() {
+        let enc = Encoder::from_json(&json(r#","é":4"#), false).unwrap();
+        // "é" is two bytes: the char offsets of what follows it differ from byte offsets.
+        let texts: Vec<String> = ["é a", "b"].iter().map(|s| s.to_string()).collect();
+        let out = enc.encode(&texts, false, true).unwrap();
+        assert_eq!(out.offsets, vec![0, 2, 3]);
+        assert_eq!(out.ids, vec![4, 2, 3]);
+        assert_eq!(out.starts, vec![0, 2, 0]);
+        assert_eq!(out.ends, vec![1, 3, 1]);
     }
 
     #[test]
@@ -154,7 +198,10 @@ mod tests {
             )
         };
         let plain = Encoder::from_json(&bpe("null"), false).unwrap();
-        assert_eq!(plain.encode(&["ab".to_string()]).unwrap().ids, vec![2]);
+        assert_eq!(
+            plain.encode(&["ab".to_string()], true, false).unwrap().ids,
+            vec![2]
+        );
         assert!(matches!(
             Encoder::from_json(&bpe("0.5"), false),
             Err(KernelError::Unsupported(_))

@@ -8,9 +8,12 @@ have called Axolotl's per-row ``build_prompt`` (one render and one batched encod
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import tempfile
+from unittest import mock
 
 import pytest
 
@@ -25,6 +28,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _tokenizers_chat import TOKENIZER_BUILDERS  # noqa: E402
+
+from fast_axolotl.patches import _native_encoding as native_encoding  # noqa: E402
 
 STRATEGY = chat_template.ChatTemplateStrategy
 PATCHED = STRATEGY.__dict__["tokenize_prompt"]
@@ -139,12 +144,70 @@ OPTIONS = st.fixed_dictionaries(
         ),
         "tio": st.booleans(),
         "drop_system_message": st.booleans(),
+        # which encoder serves the batch: the tokenizer object, or the same tokenizer
+        # loaded into the extension (from the first conversation on)
+        "native": st.booleans(),
     }
 )
 
+#: Whether the installed ``tokenizers`` is the release the extension's encoder is built from.
+NATIVE_AVAILABLE = native_encoding.tokenizers_version() == getattr(
+    native_encoding._native, "TOKENIZERS_VERSION", None
+)
+needs_native = pytest.mark.skipif(
+    not NATIVE_AVAILABLE, reason="installed tokenizers differs from the extension's release"
+)
+
+
+class Used(list):
+    """Per batched encode, whether the extension's encodings were used; the batches of
+    ``datasets``' forked workers (``num_proc`` 1 runs one too) are read back from a file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        fd, self.path = tempfile.mkstemp(prefix="fast-axolotl-used-")
+        os.close(fd)
+
+    def record(self, native: bool) -> None:
+        with open(self.path, "a") as f:
+            f.write("1" if native else "0")
+
+    def collect(self) -> None:
+        with open(self.path) as f:
+            self[:] = [c == "1" for c in f.read()]
+        os.unlink(self.path)
+
+
+@contextlib.contextmanager
+def native_from(rows: int | None):
+    """The extension encodes from ``rows`` conversations per strategy on (None: never);
+    yields, per batched encode in this process or its forked workers, whether the
+    extension's encodings were used (filled in on exit)."""
+    used = Used()
+    real = native_encoding.NativeEncoding.encode_with_offsets
+
+    def encode(self, tok, texts):
+        out = real(self, tok, texts)
+        used.record(out is not None)
+        return out
+
+    try:
+        with (
+            mock.patch.object(native_encoding, "NATIVE_MIN_ROWS", 10**12 if rows is None else rows),
+            mock.patch.object(native_encoding, "NATIVE_ROWS_PER_VOCAB", 0),
+            mock.patch.object(native_encoding.NativeEncoding, "encode_with_offsets", encode),
+        ):
+            yield used
+    finally:
+        used.collect()
+
 
 def build(options):
-    ds = {k: v for k, v in options.items() if v is not None and k not in ("tokenizer", "template")}
+    ds = {
+        k: v
+        for k, v in options.items()
+        if v is not None and k not in ("tokenizer", "template", "native")
+    }
     try:
         return make_strategy(options["tokenizer"], options["template"], **ds)
     except ValueError:
@@ -165,12 +228,14 @@ def test_batch_labels_ids_masks_and_warnings_equal_axolotls(options, conversatio
     if system is not None:
         batch["system"] = [system] * len(conversations)
     expected = run(ORIGINAL, strategy, batch)
-    with Encodes(strategy.tokenizer) as encodes:
+    native = options["native"] and NATIVE_AVAILABLE
+    with Encodes(strategy.tokenizer) as encodes, native_from(0 if native else None) as used:
         got = run(PATCHED, strategy, batch)
     assert got == expected
     if got[0][0] == "ok":
         assert list(got[0][1]) == list(expected[0][1])
         assert encodes.count == 1, "not one batched encode: the fast path deferred"
+        assert used in ([], [native])
 
 
 @settings(max_examples=max(EXAMPLES // 3, 5), deadline=None)
@@ -348,9 +413,79 @@ def _dataset_rows(n: int):
 def test_tokenized_prompt_dataset_identical_to_axolotls(monkeypatch, num_proc, template):
     data = _dataset_rows(1200)
     strategy = make_strategy("bytelevel-bos", template)
-    fast = TokenizedPromptDataset(strategy, data, process_count=num_proc)
+    with native_from(native_encoding.NATIVE_MIN_ROWS) as used:
+        fast = TokenizedPromptDataset(strategy, data, process_count=num_proc)
+    # From 1,000 conversations per strategy and process the extension encodes: num_proc 1
+    # from its first batch on; the two workers of num_proc 2 see 600 each.
+    assert sorted(used) == ([False, False] if num_proc == 2 else [NATIVE_AVAILABLE] * 2)
     monkeypatch.setattr(STRATEGY, "tokenize_prompt", ORIGINAL)
     slow = TokenizedPromptDataset(strategy, data, process_count=num_proc)
     assert fast.features == slow.features
     assert fast.column_names == slow.column_names
     assert fast.data.table.equals(slow.data.table)
+
+
+# --- the tokenizer loaded into the extension (``_native_encoding``) ----------------------
+
+_PIECES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12) | (
+    st.sampled_from(
+        ["<|im_start|>", "<|im_end|>", "<|eot_id|>", "<s>", " ", "\n", "\t", "  ", "日本語", "🙂"]
+    )
+)
+
+
+@needs_native
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(st.lists(_PIECES, max_size=30).map("".join), min_size=1, max_size=30),
+    tokenizer=st.sampled_from(sorted(TOKENIZER_BUILDERS)),
+    split_special=st.booleans(),
+)
+def test_native_ids_and_char_offsets_equal_the_tokenizer_call(texts, tokenizer, split_special):
+    import copy
+
+    tok = copy.deepcopy(TOKENIZER_BUILDERS[tokenizer]())
+    tok.split_special_tokens = split_special
+    expected = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
+    encoding = native_encoding.NativeEncoding(rows=10**6, vocab_size=400)
+    batch = encoding.encode_with_offsets(tok, texts)
+    assert batch is not None and encoding.enabled
+    assert batch.id_lists() == expected["input_ids"]
+    assert [batch.mask(i) for i in range(len(texts))] == expected["attention_mask"]
+    assert [batch.char_offsets(i) for i in range(len(texts))] == [
+        [tuple(o) for o in row] for row in expected["offset_mapping"]
+    ]
+
+
+def test_small_datasets_keep_the_tokenizer_object():
+    data = _dataset_rows(300)
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    with native_from(native_encoding.NATIVE_MIN_ROWS) as used:
+        TokenizedPromptDataset(strategy, data, process_count=1)
+    assert used == [False]
+
+
+@needs_native
+def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkeypatch):
+    real = native_encoding._native.NativeTokenizer
+
+    class Skewed:
+        def __init__(self, *args):
+            self._real = real(*args)
+
+        def encode(self, texts, *args):
+            return self._real.encode(["x" + t for t in texts], *args)
+
+    monkeypatch.setattr(native_encoding._native, "NativeTokenizer", Skewed)
+    monkeypatch.setattr(native_encoding, "_LAST_LOADED", None)
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    batch = {
+        "messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b"}]]
+        * 3
+    }
+    expected = run(ORIGINAL, strategy, batch)
+    with native_from(0) as used:
+        first = run(PATCHED, strategy, batch)
+        second = run(PATCHED, strategy, batch)
+    assert first == second == expected
+    assert used == [False, False]  # refused for the strategy's later batches too

@@ -34,6 +34,7 @@ from axolotl.utils.dict import DictDefault  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from fast_axolotl.patches import _native_encoding as native_encoding  # noqa: E402
 from fast_axolotl.patches import tokenize_instruct  # noqa: E402
 
 STYLES = ["instruct", "chat", "chatml", "phi"]
@@ -271,12 +272,12 @@ def _every_size(monkeypatch):
     monkeypatch.setattr(tokenize_instruct, "MIN_ROWS", 0)
     # The tokenizer loaded into the extension from the first row on (see NativeEncoding);
     # the hypothesis test draws which of the two encoders runs.
-    monkeypatch.setattr(tokenize_instruct, "NATIVE_MIN_ROWS", 0)
-    monkeypatch.setattr(tokenize_instruct, "NATIVE_ROWS_PER_VOCAB", 0)
+    monkeypatch.setattr(native_encoding, "NATIVE_MIN_ROWS", 0)
+    monkeypatch.setattr(native_encoding, "NATIVE_ROWS_PER_VOCAB", 0)
 
 
 #: Whether the installed ``tokenizers`` is the release the extension's encoder is built from.
-NATIVE_AVAILABLE = tokenize_instruct._tokenizers_version() == getattr(
+NATIVE_AVAILABLE = native_encoding.tokenizers_version() == getattr(
     tokenize_instruct._native, "TOKENIZERS_VERSION", None
 )
 
@@ -285,14 +286,14 @@ NATIVE_AVAILABLE = tokenize_instruct._tokenizers_version() == getattr(
 def _native_used():
     """Records, per batch with text to encode, whether the extension's encodings were used."""
     used: list[bool] = []
-    real = tokenize_instruct.NativeEncoding.encode
+    real = native_encoding.NativeEncoding.encode
 
     def encode(self, tok, texts, max_length):
         out = real(self, tok, texts, max_length)
         used.append(out is not None)
         return out
 
-    with mock.patch.object(tokenize_instruct.NativeEncoding, "encode", encode):
+    with mock.patch.object(native_encoding.NativeEncoding, "encode", encode):
         yield used
 
 
@@ -325,7 +326,7 @@ def test_rows_features_fingerprint_logs_and_errors_match_axolotl(data):
         mock.patch.object(
             tokenize_instruct, "tokenize_batch", wraps=tokenize_instruct.tokenize_batch
         ) as spy,
-        mock.patch.object(tokenize_instruct, "NATIVE_MIN_ROWS", 0 if native else 10**12),
+        mock.patch.object(native_encoding, "NATIVE_MIN_ROWS", 0 if native else 10**12),
         _native_used() as used,
     ):
         got, log_g = _run(process, strategy, ds)
@@ -541,7 +542,7 @@ def test_native_encodings_equal_the_tokenizer_call(
     tok.truncation_side = side
     tok.split_special_tokens = split_special
     expected = tok(texts, truncation=True, max_length=max_length, padding=False)
-    encoding = tokenize_instruct.NativeEncoding(rows=10**6, vocab_size=400)
+    encoding = native_encoding.NativeEncoding(rows=10**6, vocab_size=400)
     batch = encoding.encode(tok, texts, max_length)
     assert batch is not None and encoding.enabled
     assert [batch.ids(i) for i in range(len(texts))] == expected["input_ids"]
@@ -589,7 +590,7 @@ def test_what_the_extension_does_not_load_uses_the_tokenizer_object(case, monkey
 
     tok = copy.deepcopy(TOKENIZERS["plain"]())
     if case == "other tokenizers release":
-        monkeypatch.setattr(tokenize_instruct, "_tokenizers_version", lambda: "0.0.1")
+        monkeypatch.setattr(native_encoding, "tokenizers_version", lambda: "0.0.1")
     else:
         tok = _dropout_tokenizer()
     ds = datasets.Dataset.from_dict(
@@ -607,17 +608,17 @@ def test_what_the_extension_does_not_load_uses_the_tokenizer_object(case, monkey
 
 @needs_native
 def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkeypatch):
-    real = tokenize_instruct._native.NativeTokenizer
+    real = native_encoding._native.NativeTokenizer
 
     class Skewed:
         def __init__(self, *args):
             self._real = real(*args)
 
-        def encode(self, texts):
-            return self._real.encode(["x" + t for t in texts])
+        def encode(self, texts, *args):
+            return self._real.encode(["x" + t for t in texts], *args)
 
-    monkeypatch.setattr(tokenize_instruct._native, "NativeTokenizer", Skewed)
-    monkeypatch.setattr(tokenize_instruct, "_LAST_LOADED", None)
+    monkeypatch.setattr(native_encoding._native, "NativeTokenizer", Skewed)
+    monkeypatch.setattr(native_encoding, "_LAST_LOADED", None)
     ds = datasets.Dataset.from_dict(
         {"instruction": ["a b", "c"], "input": ["", "d"], "output": ["e f g", "h"]}
     )
@@ -638,6 +639,6 @@ def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkey
 def test_the_extension_loads_the_tokenizer_from_enough_rows_per_vocabulary(
     rows, vocab_size, loaded, monkeypatch
 ):
-    monkeypatch.setattr(tokenize_instruct, "NATIVE_MIN_ROWS", 1000)
-    monkeypatch.setattr(tokenize_instruct, "NATIVE_ROWS_PER_VOCAB", 1 / 16)
-    assert tokenize_instruct.NativeEncoding(rows, vocab_size).enabled is loaded
+    monkeypatch.setattr(native_encoding, "NATIVE_MIN_ROWS", 1000)
+    monkeypatch.setattr(native_encoding, "NATIVE_ROWS_PER_VOCAB", 1 / 16)
+    assert native_encoding.NativeEncoding(rows, vocab_size).enabled is loaded

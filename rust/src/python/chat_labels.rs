@@ -4,44 +4,102 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::errors::run;
+use super::tokenize::EncodedBatch;
 use crate::chat_labels::{self, Options, Row, Train, Turn, Warning};
+use crate::encode::Encoded;
 use crate::error::KernelError;
 
 /// (content start, content end, should_train, unlocatable) of every turn of a row.
 type TurnSpec = (usize, usize, bool, bool);
 
+/// (sentinels, eos ids, eot ids, train_on_eos code, train_on_eot code, ignore id).
+type LabelRules = (Vec<String>, Vec<i64>, Vec<i64>, u8, u8, i64);
+
+/// The tokens of each row's one encode: the extension's own encodings (encoded with
+/// char offsets), or what the tokenizer call returned (`input_ids`, `offset_mapping`).
+#[derive(FromPyObject)]
+enum Tokens<'py> {
+    Native(Bound<'py, EncodedBatch>),
+    Lists(Vec<Vec<i64>>, Vec<Vec<(i64, i64)>>),
+}
+
+/// The lists flattened as the extension's encodings are.
+fn flatten(ids: Vec<Vec<i64>>, offsets: Vec<Vec<(i64, i64)>>) -> Result<Encoded, KernelError> {
+    if ids.len() != offsets.len() {
+        return Err(KernelError::invalid(format!(
+            "chat_template_labels: {} rows of input_ids but {} of offsets",
+            ids.len(),
+            offsets.len()
+        )));
+    }
+    let mut out = Encoded {
+        offsets: vec![0],
+        ..Encoded::default()
+    };
+    for (row, (row_ids, row_offsets)) in ids.into_iter().zip(offsets).enumerate() {
+        if row_ids.len() != row_offsets.len() {
+            return Err(KernelError::invalid(format!(
+                "row {row}: offsets: expected {} token offsets (one per input id), got {}",
+                row_ids.len(),
+                row_offsets.len()
+            )));
+        }
+        out.ids.extend(row_ids);
+        for (start, end) in row_offsets {
+            out.starts.push(start);
+            out.ends.push(end);
+        }
+        out.offsets.push(out.ids.len());
+    }
+    Ok(out)
+}
+
 /// Labels of a batch of chat_template conversations (see `chat_labels.rs`).
 ///
-/// Per row: the rendered text, its turns, the token ids and (start, end) char offsets of
-/// its one encode. Returns, per row, `(labels, warnings)` with warnings as
-/// `(kind, turn)` pairs (kind 0: last turn untrained, 1: end before start, 2: empty span),
-/// or `None` where Axolotl would leave the char-span path for that row.
+/// Per row: the rendered text, its turns, and the token ids and (start, end) char offsets
+/// of its one encode, given as `tokens`: an `EncodedBatch` encoded with char offsets, or
+/// the pair (`input_ids`, `offset_mapping`) of a tokenizer call. Returns, per row,
+/// `(labels, warnings)` with warnings as `(kind, turn)` pairs (kind 0: last turn
+/// untrained, 1: end before start, 2: empty span), or `None` where Axolotl would leave the
+/// char-span path for that row.
 #[pyfunction]
-#[pyo3(signature = (texts, turns, input_ids, offsets, sentinels, eos_ids, eot_ids, train_on_eos, train_on_eot, ignore))]
-#[allow(clippy::too_many_arguments)]
 fn chat_template_labels<'py>(
     py: Python<'py>,
     texts: Vec<String>,
     turns: Vec<Vec<TurnSpec>>,
-    input_ids: Vec<Vec<i64>>,
-    offsets: Vec<Vec<(i64, i64)>>,
-    sentinels: Vec<String>,
-    eos_ids: Vec<i64>,
-    eot_ids: Vec<i64>,
-    train_on_eos: u8,
-    train_on_eot: u8,
-    ignore: i64,
+    tokens: Tokens<'py>,
+    rules: LabelRules,
 ) -> PyResult<Bound<'py, PyList>> {
+    let (sentinels, eos_ids, eot_ids, train_on_eos, train_on_eot, ignore) = rules;
+    let (batch, ids, offsets) = match tokens {
+        Tokens::Native(batch) => (Some(batch), Vec::new(), Vec::new()),
+        Tokens::Lists(ids, offsets) => (None, ids, offsets),
+    };
+    let native: Option<&Encoded> = batch.as_ref().map(|b| &b.get().inner);
     let rows = texts.len();
     let results = run(py, "chat_template_labels", rows, move || {
-        if turns.len() != rows || input_ids.len() != rows || offsets.len() != rows {
+        let owned;
+        let encoded = match native {
+            Some(encoded) => encoded,
+            None => {
+                owned = flatten(ids, offsets)?;
+                &owned
+            }
+        };
+        if turns.len() != rows || encoded.texts() != rows {
             return Err(KernelError::invalid(format!(
-                "chat_template_labels: expected {rows} rows in texts, turns, input_ids and \
-                 offsets, got {}, {}, {}",
+                "chat_template_labels: expected {rows} rows in texts, turns and tokens, got \
+                 {} and {}",
                 turns.len(),
-                input_ids.len(),
-                offsets.len()
+                encoded.texts()
             )));
+        }
+        if encoded.starts.len() != encoded.ids.len() || encoded.ends.len() != encoded.ids.len() {
+            return Err(KernelError::invalid(
+                "chat_template_labels: the encodings carry no char offsets \
+                 (encode with char_offsets=True)"
+                    .to_string(),
+            ));
         }
         let sentinels: Vec<Vec<char>> = sentinels.iter().map(|s| s.chars().collect()).collect();
         let opt = Options {
@@ -64,14 +122,19 @@ fn chat_template_labels<'py>(
                     unlocatable,
                 })
                 .collect();
-            let starts: Vec<i64> = offsets[row].iter().map(|o| o.0).collect();
-            let ends: Vec<i64> = offsets[row].iter().map(|o| o.1).collect();
-            let labelled =
-                chat_labels::row_labels(&text, &row_turns, &input_ids[row], &starts, &ends, &opt)
-                    .map_err(|e| match e {
-                    KernelError::Invalid(m) => KernelError::invalid(format!("row {row}: {m}")),
-                    other => other,
-                })?;
+            let span = encoded.offsets[row]..encoded.offsets[row + 1];
+            let labelled = chat_labels::row_labels(
+                &text,
+                &row_turns,
+                &encoded.ids[span.clone()],
+                &encoded.starts[span.clone()],
+                &encoded.ends[span],
+                &opt,
+            )
+            .map_err(|e| match e {
+                KernelError::Invalid(m) => KernelError::invalid(format!("row {row}: {m}")),
+                other => other,
+            })?;
             out.push(labelled);
         }
         Ok(out)

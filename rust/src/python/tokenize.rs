@@ -148,11 +148,22 @@ impl NativeTokenizer {
         Ok(NativeTokenizer { inner })
     }
 
-    /// Encodes `texts` (with special tokens and the tokenizer's truncation) without the
-    /// GIL, on the extension's thread pool.
-    fn encode(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<EncodedBatch> {
+    /// Encodes `texts` with the tokenizer's truncation without the GIL, on the extension's
+    /// thread pool: `encode_batch(texts, add_special_tokens)`, with char offsets if asked.
+    #[pyo3(signature = (texts, add_special_tokens = true, char_offsets = false))]
+    fn encode(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        add_special_tokens: bool,
+        char_offsets: bool,
+    ) -> PyResult<EncodedBatch> {
         let inner = py
-            .detach(|| catch_unwind(AssertUnwindSafe(|| self.inner.encode(&texts))))
+            .detach(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    self.inner.encode(&texts, add_special_tokens, char_offsets)
+                }))
+            })
             .map_err(|panic| panic_to_py("NativeTokenizer.encode", panic))?
             .map_err(to_py)?;
         Ok(EncodedBatch { inner })
@@ -161,8 +172,8 @@ impl NativeTokenizer {
 
 /// The encodings of one `NativeTokenizer.encode` call, kept in Rust.
 #[pyclass(frozen, module = "fast_axolotl._native")]
-struct EncodedBatch {
-    inner: Encoded,
+pub(super) struct EncodedBatch {
+    pub(super) inner: Encoded,
 }
 
 impl EncodedBatch {
@@ -197,6 +208,29 @@ impl EncodedBatch {
     /// The attention mask of text `t`.
     fn mask(&self, t: usize) -> PyResult<Vec<i64>> {
         Ok(self.inner.mask[self.text(t)?].to_vec())
+    }
+
+    /// The char offsets of text `t`'s tokens, as the tokenizer call's
+    /// `offset_mapping[t]`; empty unless encoded with `char_offsets=True`.
+    fn char_offsets(&self, t: usize) -> PyResult<Vec<(i64, i64)>> {
+        let range = self.text(t)?;
+        if self.inner.starts.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.inner.starts[range.clone()]
+            .iter()
+            .copied()
+            .zip(self.inner.ends[range].iter().copied())
+            .collect())
+    }
+
+    /// Every text's ids, as the tokenizer call's `input_ids`.
+    fn id_lists<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let e = &self.inner;
+        PyList::new(
+            py,
+            (0..e.texts()).map(|t| &e.ids[e.offsets[t]..e.offsets[t + 1]]),
+        )
     }
 
     /// `instruct_columns` on these encodings.

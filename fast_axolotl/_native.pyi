@@ -14,6 +14,7 @@ __all__ = [
     "StreamReader",
     "UnsupportedInput",
     "__version__",
+    "chat_template_columns",
     "chat_template_labels",
     # fast-axolotl 0.2.0's public API (issue 8)
     "concatenate_and_pack",
@@ -165,6 +166,25 @@ def chat_template_labels(
     None where Axolotl would leave the char-span path. Turns are `(content start, content
     end, should_train, unlocatable)`; `tokens` are the rows' encodings with char offsets
     (an `EncodedBatch`, or a tokenizer call's `input_ids` and `offset_mapping`)."""
+
+def chat_template_columns(
+    texts: list[str],
+    turns: list[list[tuple[int, int, bool, bool]]],
+    tokens: EncodedBatch,
+    rules: _ChatRules,
+) -> (
+    tuple[
+        npt.NDArray[np.int32],
+        npt.NDArray[Any],
+        npt.NDArray[np.int64],
+        list[tuple[int, int, int]],
+    ]
+    | None
+):
+    """`chat_template_labels` on the extension's encodings as Arrow-ready columns: (int32
+    list offsets, input_ids values (int32, or int64 if an id does not fit), int64 labels
+    values, warnings as `(row, kind, turn)`), or None when a row leaves the char-span path
+    or the tokens exceed int32 offsets."""
 
 #: (eos_token_id, bos_token_id, max_length, train_on_inputs): `_tokenize`'s rules.
 _InstructRules = tuple[int, int | None, int, bool]

@@ -344,6 +344,155 @@ def _plan(self: Any, prompt: dict[str, Any], module: Any) -> tuple[_Plan, dict[s
     return plan, prompt
 
 
+def _tokenize_batch(self: Any, prompt: Any, table: bool) -> Any:
+    """The fast ``tokenize_prompt`` on one batch: its dict of lists, or (``table``, when
+    the extension encoded every row and each one is labelled from its one render) a
+    ``pa.Table`` of the same columns as ``datasets``' writer would store them."""
+    module = sys.modules.get(_MODULE)
+    if module is None:
+        raise Defer
+    plan, prompt = _plan(self, prompt, module)
+    threads = plan.rows
+    if not threads:
+        return {}
+
+    # One render per conversation, through the same call Axolotl's locator makes. A
+    # template error surfaces after the rows before it are done, as in Axolotl.
+    texts: list[str] = []
+    spans: list[list[tuple[int, int]] | None] = []
+    failure: BaseException | None = None
+    for turns in threads:
+        try:
+            rendered = self.prompter.build_prompt_text(turns)
+        except Exception as exc:
+            failure = exc
+            break
+        model_text, model_spans = plan.model(turns, plan.bos)
+        if rendered != model_text:
+            spans.append(None)  # not the shape we model: Axolotl's code for this row
+            texts.append("")
+        else:
+            spans.append(model_spans)
+            texts.append(rendered)
+
+    done = len(texts)
+    encode_rows = [i for i in range(done) if spans[i] is not None]
+    encoded_ids: dict[int, list[int]] = {}
+    tokens: Any = ([], [])
+    native = None
+    if encode_rows:
+        encode_texts = [texts[i] for i in encode_rows]
+        encoding = _native_encoding(self)
+        encoding.add_rows(len(encode_texts))
+        try:
+            native = encoding.encode_with_offsets(self.tokenizer, encode_texts)
+            if native is None:
+                batch = self.tokenizer(
+                    encode_texts, add_special_tokens=False, return_offsets_mapping=True
+                )
+        except Exception as exc:
+            raise _UserError(exc) from None
+        if native is None:
+            ids_lists, tokens = (
+                batch["input_ids"],
+                (batch["input_ids"], batch["offset_mapping"]),
+            )
+        else:
+            ids_lists, tokens = native.id_lists(), native
+        encoded_ids = dict(zip(encode_rows, ids_lists, strict=True))
+
+    kernel_rows = encode_rows
+    roles_to_train = self.roles_to_train
+    train_on_inputs = self.train_on_inputs
+    quirk = plan.mistral_system_quirk
+    turn_specs = []
+    for i in kernel_rows:
+        turns = threads[i]
+        turn_specs.append(
+            [
+                (
+                    p,
+                    q,
+                    train_on_inputs or turn["role"] in roles_to_train,
+                    quirk and index == 0 and turn["role"] == "system",
+                )
+                for index, (turn, (p, q)) in enumerate(zip(turns, spans[i], strict=True))
+            ]
+        )
+    eos = self.tokenizer.eos_token_id
+    rules = (
+        list(module.ChatTemplateStrategy._SENTINELS),
+        [] if eos is None else [eos],
+        sorted(self._eot_token_ids),
+        _train_code(self.train_on_eos),
+        _train_code(self.train_on_eot),
+        module.IGNORE_TOKEN_ID,
+    )
+    if table and native is not None and failure is None and len(kernel_rows) == done:
+        columns = _native.chat_template_columns(
+            [texts[i] for i in kernel_rows], turn_specs, native, rules
+        )
+        if columns is not None and len(columns[1]):
+            offsets, ids, labels, warnings = columns
+            for _row, kind, turn_index in warnings:
+                _warn(module, kind, turn_index)
+            return _arrow_table(offsets, ids, labels)
+    labelled = _native.chat_template_labels(
+        [texts[i] for i in kernel_rows],
+        turn_specs,
+        tokens,
+        rules,
+    )
+    by_row = dict(zip(kernel_rows, labelled, strict=True))
+
+    single = module.ChatTemplateStrategy._tokenize_single_prompt
+    out_ids: list[list[int]] = []
+    out_labels: list[list[int]] = []
+    out_mask: list[list[int]] = []
+    for i in range(done):
+        result = by_row.get(i)
+        if result is None:
+            # Not reproduced from one render: Axolotl's own per-row code, whose
+            # template renders are pure; its result joins the batch in order.
+            try:
+                res = single(self, _row(prompt, i))
+            except Exception as exc:
+                raise _UserError(exc) from None
+            out_ids.append(res["input_ids"])
+            out_labels.append(res["labels"])
+            out_mask.append(res["attention_mask"])
+            continue
+        labels, warnings = result
+        for kind, turn_index in warnings:
+            _warn(module, kind, turn_index)
+        ids = encoded_ids[i]
+        out_ids.append(ids)
+        out_labels.append(labels)
+        out_mask.append([1] * len(ids))
+    if failure is not None:
+        raise _UserError(failure)
+    return {"input_ids": out_ids, "labels": out_labels, "attention_mask": out_mask}
+
+
+def _arrow_table(offsets: Any, ids: Any, labels: Any) -> Any:
+    """``input_ids`` (int32, or int64 if an id does not fit), ``labels`` (int64) and
+    ``attention_mask`` (int8, all ones), in Axolotl's key order: the Arrow ``datasets``'
+    writer makes of the lists ``tokenize_prompt`` returns."""
+    import numpy as np
+    import pyarrow as pa
+
+    bounds = pa.array(offsets, pa.int32())
+    return pa.table(
+        {
+            "input_ids": pa.ListArray.from_arrays(bounds, pa.array(ids)),
+            "labels": pa.ListArray.from_arrays(bounds, pa.array(labels)),
+            "attention_mask": pa.ListArray.from_arrays(
+                bounds, pa.array(np.ones(len(labels), np.int8))
+            ),
+        }
+    )
+
+
 def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
     """Mirrors ``ChatTemplateStrategy.tokenize_prompt`` (0.19) on a batch of conversations.
 
@@ -357,119 +506,7 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
     """
 
     def fast(self: Any, prompt: dict[str, Any]) -> dict[str, Any]:
-        module = sys.modules.get(_MODULE)
-        if module is None:
-            raise Defer
-        plan, prompt = _plan(self, prompt, module)
-        threads = plan.rows
-        if not threads:
-            return {}
-
-        # One render per conversation, through the same call Axolotl's locator makes. A
-        # template error surfaces after the rows before it are done, as in Axolotl.
-        texts: list[str] = []
-        spans: list[list[tuple[int, int]] | None] = []
-        failure: BaseException | None = None
-        for turns in threads:
-            try:
-                rendered = self.prompter.build_prompt_text(turns)
-            except Exception as exc:
-                failure = exc
-                break
-            model_text, model_spans = plan.model(turns, plan.bos)
-            if rendered != model_text:
-                spans.append(None)  # not the shape we model: Axolotl's code for this row
-                texts.append("")
-            else:
-                spans.append(model_spans)
-                texts.append(rendered)
-
-        done = len(texts)
-        encode_rows = [i for i in range(done) if spans[i] is not None]
-        encoded_ids: dict[int, list[int]] = {}
-        tokens: Any = ([], [])
-        if encode_rows:
-            encode_texts = [texts[i] for i in encode_rows]
-            encoding = _native_encoding(self)
-            encoding.add_rows(len(encode_texts))
-            try:
-                native = encoding.encode_with_offsets(self.tokenizer, encode_texts)
-                if native is None:
-                    batch = self.tokenizer(
-                        encode_texts, add_special_tokens=False, return_offsets_mapping=True
-                    )
-            except Exception as exc:
-                raise _UserError(exc) from None
-            if native is None:
-                ids_lists, tokens = (
-                    batch["input_ids"],
-                    (batch["input_ids"], batch["offset_mapping"]),
-                )
-            else:
-                ids_lists, tokens = native.id_lists(), native
-            encoded_ids = dict(zip(encode_rows, ids_lists, strict=True))
-
-        kernel_rows = encode_rows
-        roles_to_train = self.roles_to_train
-        train_on_inputs = self.train_on_inputs
-        quirk = plan.mistral_system_quirk
-        turn_specs = []
-        for i in kernel_rows:
-            turns = threads[i]
-            turn_specs.append(
-                [
-                    (
-                        p,
-                        q,
-                        train_on_inputs or turn["role"] in roles_to_train,
-                        quirk and index == 0 and turn["role"] == "system",
-                    )
-                    for index, (turn, (p, q)) in enumerate(zip(turns, spans[i], strict=True))
-                ]
-            )
-        eos = self.tokenizer.eos_token_id
-        labelled = _native.chat_template_labels(
-            [texts[i] for i in kernel_rows],
-            turn_specs,
-            tokens,
-            (
-                list(module.ChatTemplateStrategy._SENTINELS),
-                [] if eos is None else [eos],
-                sorted(self._eot_token_ids),
-                _train_code(self.train_on_eos),
-                _train_code(self.train_on_eot),
-                module.IGNORE_TOKEN_ID,
-            ),
-        )
-        by_row = dict(zip(kernel_rows, labelled, strict=True))
-
-        single = module.ChatTemplateStrategy._tokenize_single_prompt
-        out_ids: list[list[int]] = []
-        out_labels: list[list[int]] = []
-        out_mask: list[list[int]] = []
-        for i in range(done):
-            result = by_row.get(i)
-            if result is None:
-                # Not reproduced from one render: Axolotl's own per-row code, whose
-                # template renders are pure; its result joins the batch in order.
-                try:
-                    res = single(self, _row(prompt, i))
-                except Exception as exc:
-                    raise _UserError(exc) from None
-                out_ids.append(res["input_ids"])
-                out_labels.append(res["labels"])
-                out_mask.append(res["attention_mask"])
-                continue
-            labels, warnings = result
-            for kind, turn_index in warnings:
-                _warn(module, kind, turn_index)
-            ids = encoded_ids[i]
-            out_ids.append(ids)
-            out_labels.append(labels)
-            out_mask.append([1] * len(ids))
-        if failure is not None:
-            raise _UserError(failure)
-        return {"input_ids": out_ids, "labels": out_labels, "attention_mask": out_mask}
+        return _tokenize_batch(self, prompt, table=False)
 
     patched = replacement(original, fast)
 
@@ -481,7 +518,44 @@ def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callab
             error = carried.error
         raise error  # outside the handler: no context of ours is chained onto it
 
+    tokenize_prompt.__fast_axolotl_batches__ = True  # type: ignore[attr-defined]
     return tokenize_prompt
+
+
+def table_batches(strategy: Any) -> Callable[[Any], Any] | None:
+    """For ``TokenizedPromptDataset.process`` (``tokenize_instruct``): the batch function
+    that stands for Axolotl's ``map`` of this strategy's ``tokenize_prompt``, writing each
+    batch as the Arrow table ``datasets`` would store, or None (Axolotl's ``process``).
+
+    Taken only while this module's ``tokenize_prompt`` is the class's (its registry entry
+    is active) and for exactly Axolotl's class, batched, without ``filter_rows`` and with
+    nothing overridden on the instance; every batch is then planned as
+    ``tokenize_prompt``'s are, and a batch the table cannot carry gets the lists.
+    """
+    module = sys.modules.get(_MODULE)
+    if module is None or type(strategy) is not module.ChatTemplateStrategy:
+        return None
+    patched = module.ChatTemplateStrategy.__dict__.get("tokenize_prompt")
+    if not getattr(patched, "__fast_axolotl_batches__", False):
+        return None
+    own = vars(strategy)
+    if "tokenize_prompt" in own or "supports_batched" in own:
+        return None
+    if strategy.supports_batched is not True or getattr(strategy, "filter_rows", None):
+        return None
+    return functools.partial(_table_batch, strategy=strategy)
+
+
+def _table_batch(batch: Any, strategy: Any) -> Any:
+    try:
+        return _tokenize_batch(strategy, batch, table=True)
+    except Defer:
+        pass
+    except _UserError as carried:
+        error = carried.error
+        raise error from None
+    # Not reproduced for this batch: the (patched) method, as Axolotl's map calls it.
+    return strategy.tokenize_prompt(batch)
 
 
 #: Per strategy object of this process: whether its conversations are encoded in the

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fast_axolotl import _native
+from fast_axolotl.patches import chat_template
 from fast_axolotl.patches._common import Defer
 from fast_axolotl.patches._native_encoding import NativeEncoding
 from fast_axolotl.patches._propagate import Propagate, replacement_propagating
@@ -234,15 +235,20 @@ def _fast_tokenizer(tok: Any) -> None:
         raise Defer
 
 
-def _plan(self: Any, dataset: Any) -> tuple[str, tuple[str, ...], bool]:
-    """Checks everything the fast path needs, before any user code runs; Defer otherwise.
-    Returns (kind, columns to read, train_on_inputs)."""
+def _check_dataset(dataset: Any) -> None:
+    """Defer unless ``dataset`` is a plain, unformatted, non-empty ``datasets.Dataset``."""
     import datasets
 
     if type(dataset) is not datasets.Dataset or len(dataset) < max(MIN_ROWS, 1):
         raise Defer
     if dataset._format_type is not None:
         raise Defer  # the rows would be numpy/torch/... objects
+
+
+def _plan(self: Any, dataset: Any) -> tuple[str, tuple[str, ...], bool]:
+    """Checks everything the fast path needs, before any user code runs; Defer otherwise.
+    Returns (kind, columns to read, train_on_inputs)."""
+    _check_dataset(dataset)
     strategy = self.prompt_tokenizer
     strategies, prompters = _known()
     spec = strategies.get(type(strategy))
@@ -290,8 +296,9 @@ def _plan(self: Any, dataset: Any) -> tuple[str, tuple[str, ...], bool]:
     return kind, tuple(columns), bool(strategy.train_on_inputs)
 
 
-def _axolotl_fingerprint(dataset: Any, function: Any, keep_in_memory: Any) -> str:
-    """The fingerprint ``dataset.map`` computes for Axolotl's call in ``process``."""
+def _axolotl_fingerprint(dataset: Any, function: Any, keep_in_memory: Any, batched: bool) -> str:
+    """The fingerprint ``dataset.map`` computes for Axolotl's call in ``process``
+    (``batched``: the call with ``batched=True, batch_size=1_000`` of batched strategies)."""
     from datasets.arrow_dataset import Dataset
     from datasets.fingerprint import (
         format_kwargs_for_fingerprint,
@@ -305,7 +312,7 @@ def _axolotl_fingerprint(dataset: Any, function: Any, keep_in_memory: Any) -> st
         "with_indices": False,
         "with_rank": False,
         "input_columns": None,
-        "batched": False,
+        "batched": batched,
         "batch_size": 1000,
         "drop_last_batch": False,
         "remove_columns": dataset.features.keys(),
@@ -458,10 +465,37 @@ def _guarded_batch(
     return out
 
 
+def _map(self: Any, dataset: Any, function: Any, batched: bool) -> Any:
+    """Axolotl's ``dataset.map`` of ``tokenize_prompt`` (``batched``: the strategy's
+    batched form), with ``function`` computing the batches and Axolotl's fingerprint."""
+    strategy = self.prompt_tokenizer
+    fingerprint = _axolotl_fingerprint(
+        dataset, strategy.tokenize_prompt, self.keep_in_memory, batched
+    )
+    try:
+        return dataset.map(
+            function,
+            batched=True,
+            batch_size=BATCH_SIZE,
+            num_proc=self.process_count,
+            remove_columns=dataset.features.keys(),
+            keep_in_memory=self.keep_in_memory,
+            desc="Tokenizing Prompts",
+            new_fingerprint=fingerprint,
+        )
+    except Exception as exc:
+        # The tokenizer has run: its errors and Axolotl's surface as they are.
+        raise Propagate(exc) from None
+
+
 def process(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
     """Mirrors ``axolotl.datasets.TokenizedPromptDataset.process`` (0.19) for Axolotl's
     instruction strategies (alpaca, alpaca_chat's, alpaca_w_system's, jeopardy, oasst,
     gpteacher, summarizetldr, nomic, multiple-choice) on a fast ``transformers`` tokenizer.
+
+    Axolotl's ``ChatTemplateStrategy``, when its ``tokenize_prompt`` entry is active, keeps
+    Axolotl's batched map of that method with each batch written as an Arrow table
+    (``chat_template.table_batches``).
 
     Defers to Axolotl for: any other strategy or a subclass, an overridden method on the
     strategy or prompter instance, ``filter_rows``, a format set on the dataset, an empty
@@ -472,9 +506,14 @@ def process(original: Callable[..., Any], variant: str | None) -> Callable[..., 
     """
 
     def fast(self: Any, dataset: Any) -> Any:
-        kind, columns, train = _plan(self, dataset)
         strategy = self.prompt_tokenizer
-        fingerprint = _axolotl_fingerprint(dataset, strategy.tokenize_prompt, self.keep_in_memory)
+        chat_batches = chat_template.table_batches(strategy)
+        if chat_batches is not None:
+            # Axolotl maps the strategy's batched ``tokenize_prompt``; its batches are
+            # written as Arrow tables instead of lists (see ``chat_template``).
+            _check_dataset(dataset)
+            return _map(self, dataset, chat_batches, batched=True)
+        kind, columns, train = _plan(self, dataset)
         shards = self.process_count if type(self.process_count) is int else 1
         vocab = strategy.tokenizer.backend_tokenizer.get_vocab_size(with_added_tokens=True)
         encoder = NativeEncoding(len(dataset) // max(shards, 1), vocab)
@@ -486,19 +525,6 @@ def process(original: Callable[..., Any], variant: str | None) -> Callable[..., 
             train=train,
             encoder=encoder,
         )
-        try:
-            return dataset.map(
-                function,
-                batched=True,
-                batch_size=BATCH_SIZE,
-                num_proc=self.process_count,
-                remove_columns=dataset.features.keys(),
-                keep_in_memory=self.keep_in_memory,
-                desc="Tokenizing Prompts",
-                new_fingerprint=fingerprint,
-            )
-        except Exception as exc:
-            # The tokenizer has run: its errors and Axolotl's surface as they are.
-            raise Propagate(exc) from None
+        return _map(self, dataset, function, batched=False)
 
     return replacement_propagating(original, fast)

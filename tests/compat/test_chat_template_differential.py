@@ -420,9 +420,67 @@ def test_tokenized_prompt_dataset_identical_to_axolotls(monkeypatch, num_proc, t
     assert sorted(used) == ([False, False] if num_proc == 2 else [NATIVE_AVAILABLE] * 2)
     monkeypatch.setattr(STRATEGY, "tokenize_prompt", ORIGINAL)
     slow = TokenizedPromptDataset(strategy, data, process_count=num_proc)
-    assert fast.features == slow.features
-    assert fast.column_names == slow.column_names
-    assert fast.data.table.equals(slow.data.table)
+    assert_same_dataset(fast, slow)
+
+
+def assert_same_dataset(got, expected):
+    """What a caller of the tokenized dataset can read, and its ``datasets`` identity."""
+    assert got.column_names == expected.column_names
+    assert got.features == expected.features
+    assert got.data.table.schema.equals(expected.data.table.schema, check_metadata=True)
+    assert got.data.table.equals(expected.data.table)
+    assert [b.num_rows for b in got.data.table.to_batches()] == [
+        b.num_rows for b in expected.data.table.to_batches()
+    ]
+    assert got._fingerprint == expected._fingerprint
+
+
+def _patched_process():
+    return TokenizedPromptDataset.__dict__["process"]
+
+
+@needs_native
+@settings(
+    max_examples=max(EXAMPLES // 3, 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(options=OPTIONS, conversations=st.lists(CONVERSATION, min_size=1, max_size=40))
+def test_dataset_written_as_arrow_tables_equals_axolotls(options, conversations):
+    """``TokenizedPromptDataset.process`` writes the chat batches as Arrow tables (with the
+    extension's encoder): the dataset, its warnings and exceptions equal Axolotl's."""
+    strategy = build(options)
+    if strategy is None:
+        return
+    data = datasets.Dataset.from_dict({"messages": conversations})
+    process = _patched_process()
+
+    def run_process(func):
+        holder = TokenizedPromptDataset.__new__(TokenizedPromptDataset)
+        holder.prompt_tokenizer, holder.process_count, holder.keep_in_memory = strategy, None, False
+        return run(lambda _strategy, dataset: func(holder, dataset), strategy, data)
+
+    with mock.patch.object(STRATEGY, "tokenize_prompt", ORIGINAL):
+        expected, expected_logs = run_process(process.__wrapped__)
+    native = options["native"] and NATIVE_AVAILABLE
+    with native_from(0 if native else None) as used:
+        got, logs = run_process(process)
+    assert logs == expected_logs
+    assert got[0] == expected[0], (got, expected)
+    if got[0] == "ok":
+        assert_same_dataset(got[1], expected[1])
+        assert set(used) <= {native}
+    else:
+        assert got == expected
+
+
+def test_denied_chat_entry_leaves_process_to_axolotl(monkeypatch):
+    from fast_axolotl.patches import chat_template as fast_chat
+
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    assert fast_chat.table_batches(strategy) is not None
+    monkeypatch.setattr(STRATEGY, "tokenize_prompt", ORIGINAL)  # the entry denied
+    assert fast_chat.table_batches(strategy) is None
 
 
 # --- the tokenizer loaded into the extension (``_native_encoding``) ----------------------

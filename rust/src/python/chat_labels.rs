@@ -1,5 +1,6 @@
 //! Binding of the `chat_labels` kernel: one call per batch of conversations.
 
+use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -54,6 +55,77 @@ fn flatten(ids: Vec<Vec<i64>>, offsets: Vec<Vec<(i64, i64)>>) -> Result<Encoded,
     Ok(out)
 }
 
+/// `rules` as the kernel's options, and each row's labels (`Row`) from its encoding.
+fn label_rows(
+    texts: &[String],
+    turns: &[Vec<TurnSpec>],
+    encoded: &Encoded,
+    rules: &LabelRules,
+) -> Result<Vec<Row>, KernelError> {
+    let rows = texts.len();
+    if turns.len() != rows || encoded.texts() != rows {
+        return Err(KernelError::invalid(format!(
+            "chat_template_labels: expected {rows} rows in texts, turns and tokens, got \
+             {} and {}",
+            turns.len(),
+            encoded.texts()
+        )));
+    }
+    if encoded.starts.len() != encoded.ids.len() || encoded.ends.len() != encoded.ids.len() {
+        return Err(KernelError::invalid(
+            "chat_template_labels: the encodings carry no char offsets \
+             (encode with char_offsets=True)"
+                .to_string(),
+        ));
+    }
+    let (sentinels, eos_ids, eot_ids, train_on_eos, train_on_eot, ignore) = rules;
+    let sentinels: Vec<Vec<char>> = sentinels.iter().map(|s| s.chars().collect()).collect();
+    let opt = Options {
+        sentinels: &sentinels,
+        eos_ids,
+        eot_ids,
+        train_on_eos: Train::from_code(*train_on_eos)?,
+        train_on_eot: Train::from_code(*train_on_eot)?,
+        ignore: *ignore,
+    };
+    let mut out = Vec::with_capacity(rows);
+    for row in 0..rows {
+        let text: Vec<char> = texts[row].chars().collect();
+        let row_turns: Vec<Turn> = turns[row]
+            .iter()
+            .map(|&(start, end, should_train, unlocatable)| Turn {
+                start,
+                end,
+                should_train,
+                unlocatable,
+            })
+            .collect();
+        let span = encoded.offsets[row]..encoded.offsets[row + 1];
+        let labelled = chat_labels::row_labels(
+            &text,
+            &row_turns,
+            &encoded.ids[span.clone()],
+            &encoded.starts[span.clone()],
+            &encoded.ends[span],
+            &opt,
+        )
+        .map_err(|e| match e {
+            KernelError::Invalid(m) => KernelError::invalid(format!("row {row}: {m}")),
+            other => other,
+        })?;
+        out.push(labelled);
+    }
+    Ok(out)
+}
+
+fn warning_code(w: Warning) -> (u8, usize) {
+    match w {
+        Warning::LastTurnUntrained => (0, 0),
+        Warning::EndBeforeStart(t) => (1, t),
+        Warning::EmptySpan(t) => (2, t),
+    }
+}
+
 /// Labels of a batch of chat_template conversations (see `chat_labels.rs`).
 ///
 /// Per row: the rendered text, its turns, and the token ids and (start, end) char offsets
@@ -70,14 +142,12 @@ fn chat_template_labels<'py>(
     tokens: Tokens<'py>,
     rules: LabelRules,
 ) -> PyResult<Bound<'py, PyList>> {
-    let (sentinels, eos_ids, eot_ids, train_on_eos, train_on_eot, ignore) = rules;
     let (batch, ids, offsets) = match tokens {
         Tokens::Native(batch) => (Some(batch), Vec::new(), Vec::new()),
         Tokens::Lists(ids, offsets) => (None, ids, offsets),
     };
     let native: Option<&Encoded> = batch.as_ref().map(|b| &b.get().inner);
-    let rows = texts.len();
-    let results = run(py, "chat_template_labels", rows, move || {
+    let results = run(py, "chat_template_labels", texts.len(), move || {
         let owned;
         let encoded = match native {
             Some(encoded) => encoded,
@@ -86,72 +156,14 @@ fn chat_template_labels<'py>(
                 &owned
             }
         };
-        if turns.len() != rows || encoded.texts() != rows {
-            return Err(KernelError::invalid(format!(
-                "chat_template_labels: expected {rows} rows in texts, turns and tokens, got \
-                 {} and {}",
-                turns.len(),
-                encoded.texts()
-            )));
-        }
-        if encoded.starts.len() != encoded.ids.len() || encoded.ends.len() != encoded.ids.len() {
-            return Err(KernelError::invalid(
-                "chat_template_labels: the encodings carry no char offsets \
-                 (encode with char_offsets=True)"
-                    .to_string(),
-            ));
-        }
-        let sentinels: Vec<Vec<char>> = sentinels.iter().map(|s| s.chars().collect()).collect();
-        let opt = Options {
-            sentinels: &sentinels,
-            eos_ids: &eos_ids,
-            eot_ids: &eot_ids,
-            train_on_eos: Train::from_code(train_on_eos)?,
-            train_on_eot: Train::from_code(train_on_eot)?,
-            ignore,
-        };
-        let mut out = Vec::with_capacity(rows);
-        for row in 0..rows {
-            let text: Vec<char> = texts[row].chars().collect();
-            let row_turns: Vec<Turn> = turns[row]
-                .iter()
-                .map(|&(start, end, should_train, unlocatable)| Turn {
-                    start,
-                    end,
-                    should_train,
-                    unlocatable,
-                })
-                .collect();
-            let span = encoded.offsets[row]..encoded.offsets[row + 1];
-            let labelled = chat_labels::row_labels(
-                &text,
-                &row_turns,
-                &encoded.ids[span.clone()],
-                &encoded.starts[span.clone()],
-                &encoded.ends[span],
-                &opt,
-            )
-            .map_err(|e| match e {
-                KernelError::Invalid(m) => KernelError::invalid(format!("row {row}: {m}")),
-                other => other,
-            })?;
-            out.push(labelled);
-        }
-        Ok(out)
+        label_rows(&texts, &turns, encoded, &rules)
     })?;
     let list = PyList::empty(py);
     for row in results {
         match row {
             Row::Fallback => list.append(py.None())?,
             Row::Labels(labels, warnings) => {
-                let warnings: Vec<(u8, usize)> = warnings
-                    .into_iter()
-                    .map(|w| match w {
-                        Warning::LastTurnUntrained => (0, 0),
-                        Warning::EndBeforeStart(t) => (1, t),
-                        Warning::EmptySpan(t) => (2, t),
-                    })
-                    .collect();
+                let warnings: Vec<(u8, usize)> = warnings.into_iter().map(warning_code).collect();
                 list.append((labels, warnings))?;
             }
         }
@@ -159,7 +171,72 @@ fn chat_template_labels<'py>(
     Ok(list)
 }
 
+/// (int32 list offsets, input_ids values (int32, or int64 if an id does not fit),
+/// int64 labels values, warnings as (row, kind, turn)).
+type ChatColumns<'py> = (
+    Bound<'py, PyArray1<i32>>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    Vec<(usize, u8, usize)>,
+);
+
+/// `chat_template_labels` on the extension's encodings, as Arrow-ready columns: every
+/// row's ids and labels flattened in row order, with `datasets`' writer's types for the
+/// lists Axolotl returns. `None` when a row would leave the char-span path (the caller
+/// then takes the per-row lists) or the batch has more tokens than int32 offsets hold.
+#[pyfunction]
+fn chat_template_columns<'py>(
+    py: Python<'py>,
+    texts: Vec<String>,
+    turns: Vec<Vec<TurnSpec>>,
+    tokens: Bound<'py, EncodedBatch>,
+    rules: LabelRules,
+) -> PyResult<Option<ChatColumns<'py>>> {
+    let encoded = &tokens.get().inner;
+    let results = run(py, "chat_template_columns", texts.len(), move || {
+        let rows = label_rows(&texts, &turns, encoded, &rules)?;
+        let Some(&total) = encoded.offsets.last() else {
+            return Ok(None);
+        };
+        if i32::try_from(total).is_err() {
+            return Ok(None);
+        }
+        let mut labels = Vec::with_capacity(total);
+        let mut warnings = Vec::new();
+        for (row, labelled) in rows.into_iter().enumerate() {
+            match labelled {
+                Row::Fallback => return Ok(None),
+                Row::Labels(row_labels, row_warnings) => {
+                    labels.extend(row_labels);
+                    warnings.extend(row_warnings.into_iter().map(|w| {
+                        let (kind, turn) = warning_code(w);
+                        (row, kind, turn)
+                    }));
+                }
+            }
+        }
+        let offsets: Vec<i32> = encoded.offsets.iter().map(|&o| o as i32).collect();
+        let narrow = encoded.ids.iter().all(|&id| i32::try_from(id).is_ok());
+        Ok(Some((offsets, narrow, labels, warnings)))
+    })?;
+    let Some((offsets, narrow, labels, warnings)) = results else {
+        return Ok(None);
+    };
+    let ids = if narrow {
+        PyArray1::from_iter(py, encoded.ids.iter().map(|&id| id as i32)).into_any()
+    } else {
+        PyArray1::from_slice(py, &encoded.ids).into_any()
+    };
+    Ok(Some((
+        PyArray1::from_vec(py, offsets),
+        ids,
+        PyArray1::from_vec(py, labels),
+        warnings,
+    )))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chat_template_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(chat_template_columns, m)?)?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 """Small fast tokenizers trained locally for the tokenization differential tests.
 
-Two kinds, because Axolotl's ``_tokenize`` treats them differently:
+For the instruction strategies (``TOKENIZERS``), two kinds, because Axolotl's
+``_tokenize`` treats them differently:
 
 - ``bos_tokenizer``: byte-level BPE whose post-processor prepends ``<s>`` to every
   encoding (like Llama's), so every response encoding starts with BOS and gets it stripped;
@@ -8,7 +9,14 @@ Two kinds, because Axolotl's ``_tokenize`` treats them differently:
   so whitespace-only text encodes to nothing ("Tokenizer result is empty") and a BOS shows
   up only where the text itself contains ``<s>``.
 
-Both are built with the test bed's support module (``fast_axolotl.demo.tokenizer``) from
+For ``chat_template`` (``CHAT_TOKENIZERS``), the same two shapes, which the strategy also
+treats differently: a byte-level BPE whose post-processor adds BOS (every character
+survives pre-tokenization, so every character has a token) and a whitespace-split BPE
+without a post-processor (whitespace has no token at all, so empty and whitespace-only
+turns produce empty or inverted token spans); both know the chat markers of the chatml and
+llama3 templates as added special tokens.
+
+All are built with the test bed's support module (``fast_axolotl.demo.tokenizer``) from
 an in-memory corpus in well under a second and cached per process.
 """
 
@@ -50,3 +58,67 @@ def plain_tokenizer() -> Any:
 
 
 TOKENIZERS = {"bos": bos_tokenizer, "plain": plain_tokenizer}
+
+
+# --- chat_template ---------------------------------------------------------------------
+
+CHAT_MARKERS = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|begin_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+]
+
+CORPUS_WORDS = (
+    "the user asks and the assistant answers with a tool call about weather in paris "
+    "system prompt you are helpful hello world question answer résumé naïve 日本語 テキスト "
+    "calculate sum of numbers then reply briefly thanks good morning"
+).split()
+
+
+def _chat_corpus() -> list[str]:
+    n = len(CORPUS_WORDS)
+    return [" ".join(CORPUS_WORDS[i:] + CORPUS_WORDS[:i]) for i in range(n)] * 8
+
+
+@functools.cache
+def byte_level_bos_tokenizer():
+    """Byte-level BPE; the post-processor prepends ``<s>``; eos ``<|im_end|>``."""
+    tok = train_bpe(
+        _chat_corpus(),
+        vocab_size=400,
+        specials=["<s>", "</s>", "<pad>", *CHAT_MARKERS],
+        byte_level=True,
+        bos_template="<s>",
+    )
+    return wrap(
+        tok,
+        bos_token="<s>",
+        eos_token="<|im_end|>",
+        pad_token="<pad>",
+        name_or_path="local-bytelevel-bos",
+    )
+
+
+@functools.cache
+def whitespace_tokenizer():
+    """Whitespace-split BPE with ``<unk>``, no post-processor; eos ``</s>``."""
+    tok = train_bpe(
+        _chat_corpus(), vocab_size=300, specials=["<unk>", "<s>", "</s>", "<pad>", *CHAT_MARKERS]
+    )
+    return wrap(
+        tok,
+        unk_token="<unk>",
+        bos_token="<|begin_of_text|>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        name_or_path="local-whitespace",
+    )
+
+
+CHAT_TOKENIZERS = {
+    "bytelevel-bos": byte_level_bos_tokenizer,
+    "whitespace": whitespace_tokenizer,
+}

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _tokenizers_chat import TOKENIZER_BUILDERS  # noqa: E402
+from _tokenizers import CHAT_TOKENIZERS  # noqa: E402
 
 from fast_axolotl.patches import _native_encoding as native_encoding  # noqa: E402
 
@@ -106,7 +106,7 @@ def make_strategy(tokenizer: str, template: str, **ds_cfg):
         }
     )
     ds = {"chat_template": template, **ds_cfg}
-    return chat_template.load(TOKENIZER_BUILDERS[tokenizer](), cfg, ds)
+    return chat_template.load(CHAT_TOKENIZERS[tokenizer](), cfg, ds)
 
 
 # Text with what stresses the span logic: empty, whitespace-only, leading/trailing blanks
@@ -135,7 +135,7 @@ BATCH = st.lists(CONVERSATION, min_size=1, max_size=6)
 EOS = st.sampled_from(["turn", "all", "last", "none"])
 OPTIONS = st.fixed_dictionaries(
     {
-        "tokenizer": st.sampled_from(sorted(TOKENIZER_BUILDERS)),
+        "tokenizer": st.sampled_from(sorted(CHAT_TOKENIZERS)),
         "template": st.sampled_from(["chatml", "llama3"]),
         "train_on_eos": EOS,
         "train_on_eot": st.one_of(st.none(), EOS),
@@ -307,7 +307,7 @@ def test_per_part_training_flags_defer_with_axolotls_result():
 
 
 def test_mistral_named_tokenizer_skips_first_system_turn_like_axolotl():
-    tokenizer = TOKENIZER_BUILDERS["bytelevel-bos"]()
+    tokenizer = CHAT_TOKENIZERS["bytelevel-bos"]()
     saved = tokenizer.name_or_path
     tokenizer.name_or_path = "local-Mistral-like"
     try:
@@ -496,13 +496,13 @@ _PIECES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_s
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     texts=st.lists(st.lists(_PIECES, max_size=30).map("".join), min_size=1, max_size=30),
-    tokenizer=st.sampled_from(sorted(TOKENIZER_BUILDERS)),
+    tokenizer=st.sampled_from(sorted(CHAT_TOKENIZERS)),
     split_special=st.booleans(),
 )
 def test_native_ids_and_char_offsets_equal_the_tokenizer_call(texts, tokenizer, split_special):
     import copy
 
-    tok = copy.deepcopy(TOKENIZER_BUILDERS[tokenizer]())
+    tok = copy.deepcopy(CHAT_TOKENIZERS[tokenizer]())
     tok.split_special_tokens = split_special
     expected = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
     encoding = native_encoding.NativeEncoding(rows=10**6, vocab_size=400)

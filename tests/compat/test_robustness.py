@@ -48,7 +48,7 @@ for _module in registry.MODULES:
     except ModuleNotFoundError:  # an older release's module this Axolotl does not have
         pass
 
-sys.path.insert(0, os.path.dirname(__file__))  # the test bed's _tokenizers_chat
+sys.path.insert(0, os.path.dirname(__file__))  # the test bed's _tokenizers
 
 TOKENIZER = no_bos_tokenizer()
 BOS_TOKENIZER = bos_adding_tokenizer()
@@ -276,7 +276,7 @@ def alpaca_rows() -> Any:
 
 
 def chat_strategy() -> Any:
-    from _tokenizers_chat import byte_level_bos_tokenizer
+    from _tokenizers import byte_level_bos_tokenizer
     from axolotl.prompt_strategies import chat_template
 
     cfg = DictDefault({"chat_template": "chatml", "sequence_len": 256, "train_on_inputs": False})

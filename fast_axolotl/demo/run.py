@@ -7,6 +7,7 @@ own, in an environment that differs between the two modes only in
 
 from __future__ import annotations
 
+import datetime
 import os
 import pathlib
 import shlex
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass
 
 LOG_TAIL_LINES = 40
+#: Starts the last line of each run's log: its wall-clock start and its duration.
+RUN_BOUNDS = "# fast-axolotl demo run:"
 
 PLAIN = "plain"
 FAST = "fast"
@@ -134,6 +137,7 @@ def run_preprocess(
     with log_path.open("w", encoding="utf-8") as log:
         log.write("$ " + shlex.join(cmd) + "\n\n")
         log.flush()
+        started = datetime.datetime.now()
         start = time.perf_counter()
         proc = subprocess.run(
             cmd,
@@ -145,6 +149,12 @@ def run_preprocess(
             check=False,
         )
         seconds = time.perf_counter() - start
+        # Wall-clock bounds in the format of Axolotl's log lines, for the breakdown of
+        # where the time goes (benchmarks/demo_phases.py).
+        stamp = f"{started:%Y-%m-%d %H:%M:%S},{started.microsecond // 1000:03d}"
+        log.write(
+            f"\n{RUN_BOUNDS} started [{stamp}] exit {proc.returncode} after {seconds:.3f} s\n"
+        )
     return RunResult(
         mode=mode,
         returncode=proc.returncode,

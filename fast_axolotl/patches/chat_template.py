@@ -377,9 +377,8 @@ def _tokenize_batch(self: Any, prompt: Any, table: bool) -> Any:
 
     done = len(texts)
     encode_rows = [i for i in range(done) if spans[i] is not None]
-    encoded_ids: dict[int, list[int]] = {}
     tokens: Any = ([], [])
-    native = None
+    native = batch = None
     if encode_rows:
         encode_texts = [texts[i] for i in encode_rows]
         encoding = _native_encoding(self)
@@ -392,14 +391,7 @@ def _tokenize_batch(self: Any, prompt: Any, table: bool) -> Any:
                 )
         except Exception as exc:
             raise _UserError(exc) from None
-        if native is None:
-            ids_lists, tokens = (
-                batch["input_ids"],
-                (batch["input_ids"], batch["offset_mapping"]),
-            )
-        else:
-            ids_lists, tokens = native.id_lists(), native
-        encoded_ids = dict(zip(encode_rows, ids_lists, strict=True))
+        tokens = native if batch is None else (batch["input_ids"], batch["offset_mapping"])
 
     kernel_rows = encode_rows
     roles_to_train = self.roles_to_train
@@ -444,6 +436,13 @@ def _tokenize_batch(self: Any, prompt: Any, table: bool) -> Any:
         rules,
     )
     by_row = dict(zip(kernel_rows, labelled, strict=True))
+    if not encode_rows:
+        ids_lists = []
+    elif batch is None:
+        ids_lists = native.id_lists()
+    else:
+        ids_lists = batch["input_ids"]
+    encoded_ids = dict(zip(encode_rows, ids_lists, strict=True))
 
     single = module.ChatTemplateStrategy._tokenize_single_prompt
     out_ids: list[list[int]] = []
@@ -547,15 +546,17 @@ def table_batches(strategy: Any) -> Callable[[Any], Any] | None:
 
 
 def _table_batch(batch: Any, strategy: Any) -> Any:
+    error: BaseException | None = None
     try:
         return _tokenize_batch(strategy, batch, table=True)
     except Defer:
         pass
     except _UserError as carried:
         error = carried.error
-        raise error from None
-    # Not reproduced for this batch: the (patched) method, as Axolotl's map calls it.
-    return strategy.tokenize_prompt(batch)
+    if error is None:
+        # Not reproduced for this batch: the (patched) method, as Axolotl's map calls it.
+        return strategy.tokenize_prompt(batch)
+    raise error  # outside the handler: no context of ours is chained onto it
 
 
 #: Per strategy object of this process: whether its conversations are encoded in the

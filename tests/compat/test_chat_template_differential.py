@@ -547,3 +547,34 @@ def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkey
         second = run(PATCHED, strategy, batch)
     assert first == second == expected
     assert used == [False, False]  # refused for the strategy's later batches too
+
+
+@needs_native
+def test_a_fault_of_the_extensions_encoder_is_reported_as_ours_and_the_object_encodes(
+    monkeypatch, caplog
+):
+    class Broken:
+        def __init__(self, *args):
+            pass
+
+        def encode(self, texts, *args):
+            raise RuntimeError("internal error in fast_axolotl kernel (simulated)")
+
+    monkeypatch.setattr(native_encoding._native, "NativeTokenizer", Broken)
+    monkeypatch.setattr(native_encoding, "_LAST_LOADED", None)
+    from fast_axolotl.patches import _common
+
+    monkeypatch.setattr(_common, "_reported", set())
+    strategy = make_strategy("bytelevel-bos", "chatml")
+    batch = {
+        "messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b"}]]
+        * 3
+    }
+    expected = run(ORIGINAL, strategy, batch)
+    with caplog.at_level(logging.WARNING, logger="fast_axolotl"), native_from(0) as used:
+        got = run(PATCHED, strategy, batch)
+    assert got == expected
+    assert used == [False]
+    ours = [r.getMessage() for r in caplog.records if r.name == "fast_axolotl"]
+    assert len(ours) == 1 and "the extension's encoder failed" in ours[0]
+    assert "the tokenizer object" in ours[0]

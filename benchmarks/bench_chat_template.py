@@ -34,14 +34,6 @@ WORDS = (
     "each conversation has several turns système café naïve 東京 データ"
 ).split()
 
-MARKERS = [
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|begin_of_text|>",
-    "<|start_header_id|>",
-    "<|end_header_id|>",
-    "<|eot_id|>",
-]
 
 NOTES = [
     "tokenizer: byte-level BPE (vocab 4,000) trained locally; load() defaults "
@@ -51,11 +43,13 @@ NOTES = [
 
 @functools.cache
 def tokenizer():
-    from fast_axolotl.demo.tokenizer import train_bpe, wrap
+    from fast_axolotl.demo.tokenizer import CHAT_MARKERS, train_bpe, wrap
 
     rng = random.Random(0)
     corpus = [" ".join(rng.choices(WORDS, k=40)) for _ in range(2000)]
-    tok = train_bpe(corpus, vocab_size=4000, specials=["<s>", "</s>", *MARKERS], byte_level=True)
+    tok = train_bpe(
+        corpus, vocab_size=4000, specials=["<s>", "</s>", *CHAT_MARKERS], byte_level=True
+    )
     return wrap(tok, bos_token="<s>", eos_token="<|im_end|>", name_or_path="bench-bpe")
 
 

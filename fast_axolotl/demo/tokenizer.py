@@ -21,6 +21,16 @@ from typing import Any
 BOS, EOS, UNK, PAD = "<s>", "</s>", "<unk>", "<pad>"
 #: The special tokens of the chatml template, appended after training (see build_model_dir).
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+#: The markers of the chatml and llama3 templates Axolotl ships (the chat_template tests'
+#: and benchmark's tokenizers know them as added special tokens).
+CHAT_MARKERS = (
+    IM_START,
+    IM_END,
+    "<|begin_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+)
 VOCAB_SIZE = 4096
 #: The words the small test tokenizers are trained on.
 WORDS = tuple(

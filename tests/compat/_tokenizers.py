@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from fast_axolotl.demo.tokenizer import train_bpe, wrap
+from fast_axolotl.demo.tokenizer import CHAT_MARKERS, train_bpe, wrap
 
 _CORPUS = [
     "Below is an instruction that describes a task, paired with an input that provides "
@@ -62,14 +62,6 @@ TOKENIZERS = {"bos": bos_tokenizer, "plain": plain_tokenizer}
 
 # --- chat_template ---------------------------------------------------------------------
 
-CHAT_MARKERS = [
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|begin_of_text|>",
-    "<|start_header_id|>",
-    "<|end_header_id|>",
-    "<|eot_id|>",
-]
 
 CORPUS_WORDS = (
     "the user asks and the assistant answers with a tool call about weather in paris "
@@ -122,3 +114,21 @@ CHAT_TOKENIZERS = {
     "bytelevel-bos": byte_level_bos_tokenizer,
     "whitespace": whitespace_tokenizer,
 }
+
+
+def install_skewed_native_tokenizer(monkeypatch: Any) -> None:
+    """Makes the extension's loaded tokenizer encode every text with an ``x`` in front:
+    ids that differ from the tokenizer object's, which the per-batch check must catch."""
+    from fast_axolotl.patches import _native_encoding
+
+    real = _native_encoding._native.NativeTokenizer
+
+    class Skewed:
+        def __init__(self, *args: Any) -> None:
+            self._real = real(*args)
+
+        def encode(self, texts: list[str], *args: Any) -> Any:
+            return self._real.encode(["x" + t for t in texts], *args)
+
+    monkeypatch.setattr(_native_encoding._native, "NativeTokenizer", Skewed)
+    monkeypatch.setattr(_native_encoding, "_LAST_LOADED", None)

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _tokenizers import CHAT_TOKENIZERS  # noqa: E402
+from _tokenizers import CHAT_TOKENIZERS, install_skewed_native_tokenizer  # noqa: E402
 
 from fast_axolotl.patches import _native_encoding as native_encoding  # noqa: E402
 
@@ -525,17 +525,7 @@ def test_small_datasets_keep_the_tokenizer_object():
 
 @needs_native
 def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkeypatch):
-    real = native_encoding._native.NativeTokenizer
-
-    class Skewed:
-        def __init__(self, *args):
-            self._real = real(*args)
-
-        def encode(self, texts, *args):
-            return self._real.encode(["x" + t for t in texts], *args)
-
-    monkeypatch.setattr(native_encoding._native, "NativeTokenizer", Skewed)
-    monkeypatch.setattr(native_encoding, "_LAST_LOADED", None)
+    install_skewed_native_tokenizer(monkeypatch)
     strategy = make_strategy("bytelevel-bos", "chatml")
     batch = {
         "messages": [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b"}]]

@@ -28,7 +28,7 @@ import axolotl.prompt_strategies.alpaca_chat as alpaca_chat  # noqa: E402
 import axolotl.prompt_strategies.alpaca_w_system as alpaca_w_system  # noqa: E402
 import axolotl.prompt_tokenizers as pt  # noqa: E402
 import axolotl.prompters as prompters  # noqa: E402
-from _tokenizers import TOKENIZERS  # noqa: E402
+from _tokenizers import TOKENIZERS, install_skewed_native_tokenizer  # noqa: E402
 from axolotl.datasets import TokenizedPromptDataset  # noqa: E402
 from axolotl.utils.dict import DictDefault  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -608,17 +608,7 @@ def test_what_the_extension_does_not_load_uses_the_tokenizer_object(case, monkey
 
 @needs_native
 def test_ids_differing_on_the_checked_text_switch_to_the_tokenizer_object(monkeypatch):
-    real = native_encoding._native.NativeTokenizer
-
-    class Skewed:
-        def __init__(self, *args):
-            self._real = real(*args)
-
-        def encode(self, texts, *args):
-            return self._real.encode(["x" + t for t in texts], *args)
-
-    monkeypatch.setattr(native_encoding._native, "NativeTokenizer", Skewed)
-    monkeypatch.setattr(native_encoding, "_LAST_LOADED", None)
+    install_skewed_native_tokenizer(monkeypatch)
     ds = datasets.Dataset.from_dict(
         {"instruction": ["a b", "c"], "input": ["", "d"], "output": ["e f g", "h"]}
     )

@@ -408,16 +408,22 @@ def _dataset_rows(n: int):
     return datasets.Dataset.from_list(rows)
 
 
-@pytest.mark.parametrize("num_proc", [1, 2])
+@pytest.mark.parametrize(
+    "num_proc, rows, native_batches",
+    # From 1,000 conversations per strategy and process the extension encodes: num_proc 1
+    # from its first batch on; with num_proc 2, workers of 600 conversations keep the
+    # tokenizer object and workers of 1,200 load the tokenizer in the forked process.
+    [(1, 1200, [True, True]), (2, 1200, [False, False]), (2, 2400, [True] * 4)],
+)
 @pytest.mark.parametrize("template", ["chatml", "llama3"])
-def test_tokenized_prompt_dataset_identical_to_axolotls(monkeypatch, num_proc, template):
-    data = _dataset_rows(1200)
+def test_tokenized_prompt_dataset_identical_to_axolotls(
+    monkeypatch, num_proc, rows, native_batches, template
+):
+    data = _dataset_rows(rows)
     strategy = make_strategy("bytelevel-bos", template)
     with native_from(native_encoding.NATIVE_MIN_ROWS) as used:
         fast = TokenizedPromptDataset(strategy, data, process_count=num_proc)
-    # From 1,000 conversations per strategy and process the extension encodes: num_proc 1
-    # from its first batch on; the two workers of num_proc 2 see 600 each.
-    assert sorted(used) == ([False, False] if num_proc == 2 else [NATIVE_AVAILABLE] * 2)
+    assert sorted(used) == [native and NATIVE_AVAILABLE for native in native_batches]
     monkeypatch.setattr(STRATEGY, "tokenize_prompt", ORIGINAL)
     slow = TokenizedPromptDataset(strategy, data, process_count=num_proc)
     assert_same_dataset(fast, slow)

@@ -1,4 +1,5 @@
-"""Reading the Arrow data behind a ``datasets`` batch instead of its Python lists.
+"""Reading the Arrow data behind a ``datasets`` batch instead of its Python lists, and
+writing batches back as Arrow.
 
 ``datasets.map``/``filter`` with ``batched=True`` hand the function a ``LazyBatch``: a dict
 whose values are formatted (Arrow -> Python lists) on first access, built over the batch's
@@ -111,6 +112,19 @@ def list_array(like: Any, offsets: np.ndarray, values: np.ndarray) -> Any:
     if pa.types.is_large_list(like.type):
         return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pa.array(values))
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
+
+
+def list_columns_table(offsets: Any, columns: dict[str, Any]) -> Any:
+    """A table of ``list`` columns sharing int32 ``offsets``, one per ``name: values``."""
+    import pyarrow as pa
+
+    bounds = pa.array(offsets, pa.int32())
+    return pa.table(
+        {
+            name: pa.ListArray.from_arrays(bounds, pa.array(np.asarray(values)))
+            for name, values in columns.items()
+        }
+    )
 
 
 def report_fallback(name: str, exc: BaseException) -> None:

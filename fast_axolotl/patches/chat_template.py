@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fast_axolotl import _native
+from fast_axolotl.patches._batches import list_columns_table
 from fast_axolotl.patches._common import Defer, replacement
 from fast_axolotl.patches._native_encoding import NativeEncoding
 
@@ -381,7 +382,7 @@ def _tokenize_batch(self: Any, prompt: Any, table: bool) -> Any:
     native = batch = None
     if encode_rows:
         encode_texts = [texts[i] for i in encode_rows]
-        encoding = _native_encoding(self)
+        encoding = _encoding_of(self)
         encoding.add_rows(len(encode_texts))
         try:
             native = encoding.encode_with_offsets(self.tokenizer, encode_texts)
@@ -478,18 +479,9 @@ def _arrow_table(offsets: Any, ids: Any, labels: Any) -> Any:
     ``attention_mask`` (int8, all ones), in Axolotl's key order: the Arrow ``datasets``'
     writer makes of the lists ``tokenize_prompt`` returns."""
     import numpy as np
-    import pyarrow as pa
 
-    bounds = pa.array(offsets, pa.int32())
-    return pa.table(
-        {
-            "input_ids": pa.ListArray.from_arrays(bounds, pa.array(ids)),
-            "labels": pa.ListArray.from_arrays(bounds, pa.array(labels)),
-            "attention_mask": pa.ListArray.from_arrays(
-                bounds, pa.array(np.ones(len(labels), np.int8))
-            ),
-        }
-    )
+    mask = np.ones(len(labels), np.int8)
+    return list_columns_table(offsets, {"input_ids": ids, "labels": labels, "attention_mask": mask})
 
 
 def tokenize_prompt(original: Callable[..., Any], variant: str | None) -> Callable[..., Any]:
@@ -565,7 +557,7 @@ def _table_batch(batch: Any, strategy: Any) -> Any:
 _ENCODINGS: weakref.WeakKeyDictionary[Any, NativeEncoding] = weakref.WeakKeyDictionary()
 
 
-def _native_encoding(strategy: Any) -> NativeEncoding:
+def _encoding_of(strategy: Any) -> NativeEncoding:
     try:
         return _ENCODINGS[strategy]
     except KeyError:

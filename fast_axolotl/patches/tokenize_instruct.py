@@ -39,6 +39,7 @@ from typing import Any
 
 from fast_axolotl import _native
 from fast_axolotl.patches import chat_template
+from fast_axolotl.patches._batches import list_columns_table
 from fast_axolotl.patches._common import Defer
 from fast_axolotl.patches._native_encoding import NativeEncoding
 from fast_axolotl.patches._propagate import Propagate, replacement_propagating
@@ -352,7 +353,6 @@ def tokenize_batch(
 ) -> Any:
     """The batch function of the fast ``process``: Axolotl's rows for ``batch`` as a
     ``pa.Table`` (see module docstring)."""
-    import numpy as np
     import pyarrow as pa
 
     values = [batch[c] for c in columns]
@@ -430,12 +430,10 @@ def tokenize_batch(
         # No token in the whole batch: ``datasets`` infers list<null> from empty lists.
         empty = pa.array([[] for _ in range(rows)])
         return pa.table({"input_ids": empty, "attention_mask": empty, "labels": empty})
-    offsets_arr = pa.array(offsets, pa.int32())
-    arrays = [
-        pa.ListArray.from_arrays(offsets_arr, pa.array(np.asarray(v)))
-        for v in (id_values, mask_values, label_values)
-    ]
-    return pa.table(dict(zip(("input_ids", "attention_mask", "labels"), arrays, strict=True)))
+    return list_columns_table(
+        offsets,
+        {"input_ids": id_values, "attention_mask": mask_values, "labels": label_values},
+    )
 
 
 class _NotReproduced(Exception):

@@ -54,6 +54,17 @@ pub enum IdValues {
     I64(Vec<i64>),
 }
 
+impl IdValues {
+    /// `ids` as that writer stores them: narrowed to int32 when every value fits.
+    pub fn new(ids: Vec<i64>) -> Self {
+        if ids.iter().all(|&v| i32::try_from(v).is_ok()) {
+            IdValues::I32(ids.iter().map(|&v| v as i32).collect())
+        } else {
+            IdValues::I64(ids)
+        }
+    }
+}
+
 /// `attention_mask` values: int8 when every value fits (the writer's choice for that
 /// column name), int64 otherwise.
 #[derive(Debug, PartialEq, Eq)]
@@ -143,11 +154,7 @@ pub fn assemble_instruct(
         })?;
         offsets.push(end);
     }
-    let input_ids = if ids.iter().all(|&v| i32::try_from(v).is_ok()) {
-        IdValues::I32(ids.iter().map(|&v| v as i32).collect())
-    } else {
-        IdValues::I64(ids)
-    };
+    let input_ids = IdValues::new(ids);
     let attention_mask = if mask.iter().all(|&v| i8::try_from(v).is_ok()) {
         MaskValues::I8(mask.iter().map(|&v| v as i8).collect())
     } else {

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
+from _dataset_identity import assert_same_dataset  # noqa: E402
 from _tokenizers import CHAT_TOKENIZERS, install_skewed_native_tokenizer  # noqa: E402
 
 from fast_axolotl.patches import _native_encoding as native_encoding  # noqa: E402
@@ -427,18 +428,6 @@ def test_tokenized_prompt_dataset_identical_to_axolotls(
     monkeypatch.setattr(STRATEGY, "tokenize_prompt", ORIGINAL)
     slow = TokenizedPromptDataset(strategy, data, process_count=num_proc)
     assert_same_dataset(fast, slow)
-
-
-def assert_same_dataset(got, expected):
-    """What a caller of the tokenized dataset can read, and its ``datasets`` identity."""
-    assert got.column_names == expected.column_names
-    assert got.features == expected.features
-    assert got.data.table.schema.equals(expected.data.table.schema, check_metadata=True)
-    assert got.data.table.equals(expected.data.table)
-    assert [b.num_rows for b in got.data.table.to_batches()] == [
-        b.num_rows for b in expected.data.table.to_batches()
-    ]
-    assert got._fingerprint == expected._fingerprint
 
 
 def _patched_process():

@@ -28,6 +28,7 @@ import axolotl.prompt_strategies.alpaca_chat as alpaca_chat  # noqa: E402
 import axolotl.prompt_strategies.alpaca_w_system as alpaca_w_system  # noqa: E402
 import axolotl.prompt_tokenizers as pt  # noqa: E402
 import axolotl.prompters as prompters  # noqa: E402
+from _dataset_identity import assert_same_dataset  # noqa: E402
 from _tokenizers import TOKENIZERS, install_skewed_native_tokenizer  # noqa: E402
 from axolotl.datasets import TokenizedPromptDataset  # noqa: E402
 from axolotl.utils.dict import DictDefault  # noqa: E402
@@ -257,14 +258,7 @@ def _assert_same(expected, got):
     if kind_e == "raised":
         assert type(g) is type(e) and str(g) == str(e)
         return
-    assert g.column_names == e.column_names
-    assert g.features == e.features
-    assert g.data.table.schema.equals(e.data.table.schema, check_metadata=True)
-    assert g.data.table.equals(e.data.table)
-    assert [b.num_rows for b in g.data.table.to_batches()] == [
-        b.num_rows for b in e.data.table.to_batches()
-    ]
-    assert g._fingerprint == e._fingerprint
+    assert_same_dataset(g, e)
 
 
 @pytest.fixture(autouse=True)

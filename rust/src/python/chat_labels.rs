@@ -5,10 +5,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::errors::run;
-use super::tokenize::EncodedBatch;
+use super::tokenize::{id_values_to_py, EncodedBatch};
 use crate::chat_labels::{self, Options, Row, Train, Turn, Warning};
 use crate::encode::Encoded;
 use crate::error::KernelError;
+use crate::tokenize::IdValues;
 
 /// (content start, content end, should_train, unlocatable) of every turn of a row.
 type TurnSpec = (usize, usize, bool, bool);
@@ -216,20 +217,15 @@ fn chat_template_columns<'py>(
             }
         }
         let offsets: Vec<i32> = encoded.offsets.iter().map(|&o| o as i32).collect();
-        let narrow = encoded.ids.iter().all(|&id| i32::try_from(id).is_ok());
-        Ok(Some((offsets, narrow, labels, warnings)))
+        let ids = IdValues::new(encoded.ids.clone());
+        Ok(Some((offsets, ids, labels, warnings)))
     })?;
-    let Some((offsets, narrow, labels, warnings)) = results else {
+    let Some((offsets, ids, labels, warnings)) = results else {
         return Ok(None);
-    };
-    let ids = if narrow {
-        PyArray1::from_iter(py, encoded.ids.iter().map(|&id| id as i32)).into_any()
-    } else {
-        PyArray1::from_slice(py, &encoded.ids).into_any()
     };
     Ok(Some((
         PyArray1::from_vec(py, offsets),
-        ids,
+        id_values_to_py(py, ids),
         PyArray1::from_vec(py, labels),
         warnings,
     )))

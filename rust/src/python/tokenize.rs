@@ -55,6 +55,14 @@ type ColumnsOut<'py> = (
     Bound<'py, PyArray1<i64>>,
 );
 
+/// `input_ids` values as the numpy array of their width.
+pub(super) fn id_values_to_py(py: Python<'_>, ids: IdValues) -> Bound<'_, PyAny> {
+    match ids {
+        IdValues::I32(v) => PyArray1::from_vec(py, v).into_any(),
+        IdValues::I64(v) => PyArray1::from_vec(py, v).into_any(),
+    }
+}
+
 /// `_tokenize`'s rules as the bindings take them: (eos_token_id, bos_token_id,
 /// max_length, train_on_inputs).
 type Rules = (i64, Option<i64>, usize, bool);
@@ -79,10 +87,7 @@ fn assemble<'py>(
     let out = run(py, "instruct_columns", rows, || {
         tokenize::assemble_instruct(&enc, &prompt, &response, &params)
     })?;
-    let ids = match out.input_ids {
-        IdValues::I32(v) => PyArray1::from_vec(py, v).into_any(),
-        IdValues::I64(v) => PyArray1::from_vec(py, v).into_any(),
-    };
+    let ids = id_values_to_py(py, out.input_ids);
     let mask = match out.attention_mask {
         MaskValues::I8(v) => PyArray1::from_vec(py, v).into_any(),
         MaskValues::I64(v) => PyArray1::from_vec(py, v).into_any(),
